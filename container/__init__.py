@@ -1,0 +1,1 @@
+"""The SageMaker container: one dispatcher for serving, training jobs and processing jobs."""

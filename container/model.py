@@ -1,0 +1,144 @@
+"""The loaded model: a booster in XGBoost's own format plus, when present, the fitted
+preprocessing, so the endpoint takes raw abalone rows as well as encoded feature rows."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xgboost as xgb
+
+from container.codecs import Rows
+from container.errors import InvalidPayload
+from training import schema
+from training.artifact import load_booster, sha256_file
+from training.features import FeatureTransform
+
+log = logging.getLogger(__name__)
+
+
+class ModelLoadError(Exception):
+    """The model directory cannot be served; the message is the one log line an operator reads."""
+
+
+@dataclass(frozen=True)
+class Predictor:
+    booster: xgb.Booster
+    n_features: int
+    transform: FeatureTransform | None = None
+
+    def features(self, rows: Rows) -> np.ndarray:
+        """Validate decoded rows and return the float32 feature matrix the booster expects."""
+        width = rows.values.shape[1]
+        if rows.sex is not None:
+            return self._encode_raw(rows)
+        if rows.sparse and width <= self.n_features:
+            padded = np.full((len(rows), self.n_features), np.nan, dtype=np.float32)
+            padded[:, :width] = rows.values
+            return padded
+        if width != self.n_features:
+            raise InvalidPayload(
+                f"expected {self.n_features} features, got {width}{self._raw_hint()}"
+            )
+        return rows.values.astype(np.float32)
+
+    def _raw_hint(self) -> str:
+        if self.transform is None:
+            return ""
+        return f" (or {schema.N_RAW_FIELDS} raw fields: {','.join(schema.RAW_COLUMNS)})"
+
+    def _encode_raw(self, rows: Rows) -> np.ndarray:
+        assert rows.sex is not None
+        if self.transform is None:
+            raise InvalidPayload(
+                f"this model has no preprocessing, so it takes only {self.n_features} "
+                f"numeric features; row 1 starts with {rows.sex[0][:20]!r}"
+            )
+        width = rows.values.shape[1] + 1
+        if width != schema.N_RAW_FIELDS:
+            raise InvalidPayload(
+                f"expected {schema.N_RAW_FIELDS} raw fields ({','.join(schema.RAW_COLUMNS)}), "
+                f"got {width}"
+            )
+        categories = self.transform.sex_categories
+        codes = [code.upper() for code in rows.sex]
+        for number, code in enumerate(codes, start=1):
+            if code not in categories:
+                raise InvalidPayload(
+                    f"row {number}, column 1: unknown sex {rows.sex[number - 1][:20]!r} "
+                    f"(expected one of {', '.join(categories)})"
+                )
+        return self.transform.encode(codes, rows.values)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.inplace_predict(features, validate_features=False))
+
+    def warm_up(self) -> None:
+        """One tiny prediction, so the first request pays no lazy initialisation."""
+        self.predict(np.zeros((1, self.n_features), dtype=np.float32))
+
+
+def load_model(model_dir: Path) -> Predictor:
+    """Load and validate model_dir; ModelLoadError with a one-line reason when it cannot serve."""
+    booster_path = model_dir / schema.MODEL_FILENAME
+    if not booster_path.is_file():
+        found = sorted(p.name for p in model_dir.iterdir()) if model_dir.is_dir() else None
+        where = f"{model_dir} holds {found}" if found is not None else f"{model_dir} does not exist"
+        raise ModelLoadError(f"no model file {schema.MODEL_FILENAME!r} in {model_dir} ({where})")
+    _verify_manifest(model_dir)
+    try:
+        booster = load_booster(booster_path)
+    except (xgb.core.XGBoostError, OSError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(
+            f"cannot load {booster_path} as an XGBoost model: {first_line}"
+        ) from None
+    booster.set_param({"nthread": 1})  # one OpenMP thread per worker; workers give the parallelism
+    transform = _load_transform(model_dir)
+    n_features = booster.num_features()
+    if transform is not None and n_features != schema.N_FEATURES:
+        raise ModelLoadError(
+            f"{booster_path} expects {n_features} features but the preprocessing produces "
+            f"{schema.N_FEATURES}"
+        )
+    predictor = Predictor(booster=booster, n_features=n_features, transform=transform)
+    try:
+        predictor.warm_up()
+    except xgb.core.XGBoostError as exc:
+        raise ModelLoadError(f"warm-up prediction failed: {str(exc).strip()[:200]}") from None
+    return predictor
+
+
+def _load_transform(model_dir: Path) -> FeatureTransform | None:
+    path = model_dir / schema.PREPROCESSING_FILENAME
+    if not path.exists():
+        log.warning("no %s in %s: only encoded feature rows are accepted", path.name, model_dir)
+        return None
+    try:
+        return FeatureTransform.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"unreadable preprocessing file {path}: {exc}") from None
+
+
+def _verify_manifest(model_dir: Path) -> None:
+    """Refuse files whose sha256 differs from the manifest written at training time."""
+    path = model_dir / schema.MANIFEST_FILENAME
+    if not path.exists():
+        log.warning("no %s in %s: artifact digests not checked", path.name, model_dir)
+        return
+    try:
+        manifest = json.loads(path.read_text())
+        expected = {str(k): str(v) for k, v in manifest.items()}
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ModelLoadError(f"unreadable manifest {path}: {exc}") from None
+    for name, digest in expected.items():
+        target = model_dir / name
+        if "/" in name or not target.is_file():
+            raise ModelLoadError(f"manifest lists {name!r}, which is not in {model_dir}")
+        if sha256_file(target) != digest:
+            raise ModelLoadError(
+                f"{target} does not match its sha256 in {path.name}: refusing to load"
+            )

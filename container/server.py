@@ -1,0 +1,75 @@
+"""Run the Flask app under gunicorn, configured from ServingSettings in this one place.
+
+The model is loaded in the master before any worker forks, so a bad model fails the container
+at once and every worker shares the booster's pages copy-on-write.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from container.app import ModelState
+from container.settings import GRACEFUL_TIMEOUT_S, ServingSettings
+
+log = logging.getLogger(__name__)
+
+
+def gunicorn_options(settings: ServingSettings) -> dict[str, Any]:
+    return {
+        "bind": f"0.0.0.0:{settings.port}",
+        "workers": settings.workers,
+        "worker_class": "gthread",
+        "threads": settings.threads,
+        # The worker timeout must exceed the longest request SageMaker lets run.
+        "timeout": settings.timeout_s + 5,
+        "graceful_timeout": GRACEFUL_TIMEOUT_S,
+        "keepalive": settings.keepalive_s,
+        "backlog": 2048,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": settings.log_level,
+        "worker_tmp_dir": "/dev/shm" if os.access("/dev/shm", os.W_OK) else None,
+        "control_socket_disable": True,
+    }
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app: Flask, state: ModelState, options: dict[str, Any]):
+        self._app = app
+        self._state = state
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
+        state = self._state
+
+        def post_worker_init(_worker: Any) -> None:
+            state.warm_up()
+
+        self.cfg.set("post_worker_init", post_worker_init)
+
+    def load(self) -> Flask:
+        return self._app
+
+
+def run(settings: ServingSettings, app: Flask, state: ModelState) -> None:
+    """Serve until SIGTERM (graceful: in-flight requests finish) or SIGINT."""
+    log.info(
+        "serving %s on port %d: %d workers x %d threads, timeout %ds, body limit %d MiB%s",
+        settings.model_dir,
+        settings.port,
+        settings.workers,
+        settings.threads,
+        settings.timeout_s,
+        settings.max_payload_mb,
+        " (batch)" if settings.batch else "",
+    )
+    _Server(app, state, gunicorn_options(settings)).run()

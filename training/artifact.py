@@ -1,0 +1,85 @@
+"""The servable model directory: booster, fitted preprocessing, and a sha256 manifest.
+
+Written into a temporary sibling directory and moved into place file by file, so a failed run
+never leaves a half-written model behind.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+import xgboost as xgb
+
+from training import schema
+from training.features import FeatureTransform
+
+_ARTIFACT_FILES = (schema.MODEL_FILENAME, schema.PREPROCESSING_FILENAME)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_model_dir(model_dir: Path, booster: xgb.Booster, transform: FeatureTransform) -> None:
+    """Save booster + preprocessing + manifest into model_dir (created if missing)."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=model_dir.parent, prefix=".model-") as tmp:
+        staging = Path(tmp)
+        # Raw UBJSON bytes, written under the official name (no extension), as that image does.
+        (staging / schema.MODEL_FILENAME).write_bytes(bytes(booster.save_raw("ubj")))
+        (staging / schema.PREPROCESSING_FILENAME).write_text(
+            json.dumps(transform.to_dict(), indent=2, sort_keys=True) + "\n"
+        )
+        manifest = {name: sha256_file(staging / name) for name in _ARTIFACT_FILES}
+        (staging / schema.MANIFEST_FILENAME).write_text(json.dumps(manifest, indent=2) + "\n")
+        for name in (*_ARTIFACT_FILES, schema.MANIFEST_FILENAME):
+            os.replace(staging / name, model_dir / name)
+
+
+def package_model(model_dir: Path, archive_path: Path) -> None:
+    """Write model_dir's files into a reproducible model.tar.gz (sorted, zero mtimes, no owner)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path in sorted(p for p in model_dir.iterdir() if p.is_file()):
+            info = tarfile.TarInfo(path.name)
+            info.size = path.stat().st_size
+            info.mode = 0o644
+            with path.open("rb") as handle:
+                tar.addfile(info, handle)
+    partial = archive_path.with_name(archive_path.name + ".partial")
+    with partial.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+        gz.write(buffer.getvalue())
+    os.replace(partial, archive_path)
+
+
+def unpack_model(archive_path: Path, model_dir: Path) -> None:
+    """Unpack a model.tar.gz (regular files only, no paths outside model_dir)."""
+    with tarfile.open(archive_path) as tar:
+        members = [m for m in tar.getmembers() if m.isfile()]
+        tar.extractall(model_dir, members=members, filter="data")
+
+
+def load_booster(path: Path) -> xgb.Booster:
+    """Load a booster in any of XGBoost's own formats (never pickle), detected from its bytes."""
+    booster = xgb.Booster()
+    booster.load_model(bytearray(path.read_bytes()))
+    return booster
+
+
+def copy_model_dir(source_dir: Path, target_dir: Path) -> None:
+    target_dir.mkdir(parents=True, exist_ok=True)
+    for name in (*_ARTIFACT_FILES, schema.MANIFEST_FILENAME):
+        if (source_dir / name).is_file():
+            shutil.copyfile(source_dir / name, target_dir / name)

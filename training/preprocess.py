@@ -1,0 +1,62 @@
+"""Preprocess: seeded train/validation/test split, the transform fitted on the train split only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from training import schema, splits
+from training.features import FeatureTransform
+
+PREPROCESSING_JSON = "preprocessing.json"
+
+
+def split_frame(
+    frame: pd.DataFrame, *, validation_size: float = 0.15, test_size: float = 0.15, seed: int = 42
+) -> dict[str, pd.DataFrame]:
+    """Split rows into train/validation/test by fractions of the whole, reproducibly."""
+    rest, test = train_test_split(frame, test_size=test_size, random_state=seed)
+    train, validation = train_test_split(
+        rest, test_size=validation_size / (1.0 - test_size), random_state=seed
+    )
+    return {splits.TRAIN: train, splits.VALIDATION: validation, splits.TEST: test}
+
+
+def run(
+    frame: pd.DataFrame,
+    output_dir: Path,
+    *,
+    validation_size: float = 0.15,
+    test_size: float = 0.15,
+    seed: int = 42,
+) -> FeatureTransform:
+    """Write the encoded splits to output_dir/<split>/<split>.csv and the fitted transform."""
+    parts = split_frame(frame, validation_size=validation_size, test_size=test_size, seed=seed)
+    transform = FeatureTransform.fit(parts[splits.TRAIN])
+    for name, part in parts.items():
+        labels = part[schema.TARGET].to_numpy(dtype=float)
+        splits.write_split(output_dir / name, name, transform.transform(part), labels)
+    write_transform(output_dir / "preprocessing", transform)
+    return transform
+
+
+def write_transform(directory: Path, transform: FeatureTransform) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / PREPROCESSING_JSON
+    path.write_text(json.dumps(transform.to_dict(), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def read_transform(directory: Path) -> FeatureTransform:
+    from training.errors import DataError
+
+    path = directory / PREPROCESSING_JSON
+    try:
+        return FeatureTransform.from_dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise DataError(f"missing {PREPROCESSING_JSON} in {directory}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"unreadable preprocessing: {exc}", source=str(path)) from None

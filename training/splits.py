@@ -1,0 +1,64 @@
+"""Encoded data splits as the stages exchange them: headerless CSV, label first (XGBoost's
+convention for CSV training input), one folder per split."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+
+from training import schema
+from training.errors import DataError
+
+TRAIN: Final = "train"
+VALIDATION: Final = "validation"
+TEST: Final = "test"
+SPLITS: Final = (TRAIN, VALIDATION, TEST)
+
+
+def split_file(split_dir: Path, split: str) -> Path:
+    return split_dir / f"{split}.csv"
+
+
+def write_split(split_dir: Path, split: str, features: np.ndarray, labels: np.ndarray) -> Path:
+    """Write label + features; via a partial file so readers never see half a split."""
+    split_dir.mkdir(parents=True, exist_ok=True)
+    path = split_file(split_dir, split)
+    partial = path.with_name(path.name + ".partial")
+    table = np.column_stack([labels, features])
+    np.savetxt(partial, table, delimiter=",", fmt="%.9g")
+    os.replace(partial, path)
+    return path
+
+
+def read_split(split_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read one split written by write_split (or any label-first CSV in split_dir)."""
+    path = _find_csv(split_dir, split)
+    try:
+        table = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+    except ValueError as exc:
+        raise DataError(f"not a numeric label-first CSV: {exc}", source=str(path)) from None
+    if table.size == 0:
+        raise DataError("no data rows", source=str(path))
+    if table.shape[1] != schema.N_FEATURES + 1:
+        raise DataError(
+            f"expected {schema.N_FEATURES + 1} columns (label + {schema.N_FEATURES} features), "
+            f"got {table.shape[1]}",
+            source=str(path),
+        )
+    bad_rows = np.flatnonzero(~np.isfinite(table).all(axis=1))
+    if bad_rows.size:
+        raise DataError("value is not finite", source=str(path), line=int(bad_rows[0]) + 1)
+    return table[:, 1:].astype(np.float32), table[:, 0]
+
+
+def _find_csv(split_dir: Path, split: str) -> Path:
+    preferred = split_file(split_dir, split)
+    if preferred.is_file():
+        return preferred
+    found = sorted(split_dir.glob("*.csv")) if split_dir.is_dir() else []
+    if len(found) == 1:
+        return found[0]
+    raise DataError(f"expected {preferred.name} (or one .csv file) in {split_dir}")
