@@ -68,7 +68,7 @@ def create_app(settings: ServingSettings, state: ModelState) -> Flask:
             settings.default_accept,
         )
         g.rows = result.rows
-        return Response(result.body, mimetype=result.media_type)
+        return Response(result.body, content_type=result.media_type)
 
     _register_error_handlers(app)
     _register_request_log(app, settings)

@@ -1,0 +1,1 @@
+"""Deployment tooling: stacks, configs, image push, and clients for real and local endpoints."""

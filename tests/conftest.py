@@ -1,0 +1,108 @@
+"""Shared fixtures: the real abalone data, a small trained model directory, and the Flask app.
+
+Generic on purpose: other test folders add their own conftest.py for what only they need.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = "../shared/data/abalone.data"
+#: Rows of the real file used for the session's small trained model.
+SAMPLE_ROWS = 600
+#: Small, fast hyperparameters for the session model (the defaults train for thousands of rounds).
+SMALL_HYPERPARAMETERS = {"num_round": 30, "early_stopping_rounds": 10, "eta": 0.3}
+
+
+def data_path() -> Path:
+    """ABALONE_DATA, or the shared copy; a relative path is taken from the repository root."""
+    path = Path(os.environ.get("ABALONE_DATA") or DEFAULT_DATA).expanduser()
+    return path if path.is_absolute() else (REPO_ROOT / path).resolve()
+
+
+@pytest.fixture(scope="session")
+def abalone_path() -> Path:
+    path = data_path()
+    if not path.is_file():
+        pytest.fail(
+            f"abalone data not found at {path}: set ABALONE_DATA to the UCI abalone.data file "
+            f"(default {DEFAULT_DATA}, relative to {REPO_ROOT})",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def abalone_frame(abalone_path: Path) -> pd.DataFrame:
+    from training.data import load_abalone
+
+    return load_abalone(str(abalone_path))
+
+
+@pytest.fixture(scope="session")
+def small_frame(abalone_frame: pd.DataFrame) -> pd.DataFrame:
+    return abalone_frame.head(300).reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def sample_data_file(abalone_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first SAMPLE_ROWS lines of the real file, written to a temporary file."""
+    lines = abalone_path.read_bytes().splitlines(keepends=True)[:SAMPLE_ROWS]
+    path = tmp_path_factory.mktemp("data") / "abalone-sample.data"
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_hyperparameters():
+    from training.hyperparameters import Hyperparameters
+
+    return Hyperparameters(**SMALL_HYPERPARAMETERS)
+
+
+@pytest.fixture(scope="session")
+def trained_workdir(
+    sample_data_file: Path, small_hyperparameters, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """work_dir of one training.workflow.run_all on the sample (splits, model, evaluation)."""
+    from training.workflow import run_all
+
+    work_dir = tmp_path_factory.mktemp("workflow")
+    run_all(str(sample_data_file), work_dir, hp=small_hyperparameters, expected_sha256=None)
+    return work_dir
+
+
+@pytest.fixture(scope="session")
+def model_dir(trained_workdir: Path) -> Path:
+    return trained_workdir / "model"
+
+
+@pytest.fixture(scope="session")
+def predictor(model_dir: Path):
+    from container.model import load_model
+
+    return load_model(model_dir)
+
+
+@pytest.fixture(scope="session")
+def settings(model_dir: Path):
+    from container.settings import ServingSettings
+
+    return ServingSettings(model_dir=model_dir)
+
+
+@pytest.fixture
+def app(settings, predictor):
+    from container.app import ModelState, create_app
+
+    return create_app(settings, ModelState(predictor=predictor, ready=True))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
