@@ -31,6 +31,7 @@ FORWARDED_HEADERS = (
     "X-Amzn-SageMaker-Session-Id",
 )
 UPSTREAM_TIMEOUT_S = 60
+LOG_GROUP_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints"
 
 
 def parse_endpoints(spec: str) -> dict[str, str]:
@@ -60,7 +61,7 @@ def _model_error(name: str, status: int, message: str) -> Response:
             f"See the endpoint container's logs for {name}.",
             "OriginalStatusCode": status,
             "OriginalMessage": message,
-            "LogStreamArn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/{name}",
+            "LogStreamArn": f"{LOG_GROUP_ARN}/{name}",
         },
     )
 
@@ -87,13 +88,17 @@ def create_gateway(endpoints: Mapping[str, str]) -> Flask:
     @app.route("/endpoints/<path:name>/invocations", methods=["POST"])
     def invoke_endpoint(name: str) -> Response:
         if name not in endpoints:
-            return _aws_error(400, "ValidationError",
-                              {"message": f"Endpoint {name} of account {ACCOUNT} not found."})
+            return _aws_error(
+                400,
+                "ValidationError",
+                {"message": f"Endpoint {name} of account {ACCOUNT} not found."},
+            )
         try:
             status, body, headers = _forward(endpoints[name], request.get_data())
         except OSError as exc:
-            return _aws_error(503, "ServiceUnavailable",
-                              {"message": f"endpoint {name} is not reachable: {exc}"})
+            return _aws_error(
+                503, "ServiceUnavailable", {"message": f"endpoint {name} is not reachable: {exc}"}
+            )
         if status >= 400:
             try:
                 message = json.loads(body).get("error", "")

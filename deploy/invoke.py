@@ -1,7 +1,7 @@
 """Invoke an endpoint through the SageMaker runtime API, locally (the compose gateway) or on AWS.
 
-    python -m deploy.invoke wait --url http://127.0.0.1:8080/ping
-    python -m deploy.invoke invoke --endpoint-url http://127.0.0.1:8080 --endpoint-name abalone-staging
+python -m deploy.invoke wait --url http://127.0.0.1:8080/ping
+python -m deploy.invoke invoke --endpoint-url http://127.0.0.1:8080 --endpoint-name abalone-staging
 """
 
 from __future__ import annotations

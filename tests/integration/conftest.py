@@ -74,7 +74,9 @@ def serve(docker_client: docker.DockerClient, image: str, real_model_dir: Path) 
 
 
 @pytest.fixture(scope="module")
-def endpoint(docker_client: docker.DockerClient, image: str, real_model_dir: Path) -> Iterator[Served]:
+def endpoint(
+    docker_client: docker.DockerClient, image: str, real_model_dir: Path
+) -> Iterator[Served]:
     """One shared, default `serve` container for the read-only request tests."""
     volumes = {str(real_model_dir): {"bind": "/opt/ml/model", "mode": "ro"}}
     served = run_image(docker_client, image, "serve", volumes=volumes)

@@ -49,7 +49,9 @@ class Served:
 
         return poll(ready, timeout_s, f"{self.url}/ping to answer 200")
 
-    def invoke(self, body: bytes | str, content_type: str | None = "text/csv", **headers: str) -> Any:
+    def invoke(
+        self, body: bytes | str, content_type: str | None = "text/csv", **headers: str
+    ) -> Any:
         sent = dict(headers)
         if content_type is not None:
             sent["Content-Type"] = content_type
@@ -59,8 +61,9 @@ class Served:
         return str(self.container.logs().decode(errors="replace"))
 
 
-def run_image(client: docker.DockerClient, image: str, *args: str, port: int = 8080,
-              **options: Any) -> Served:
+def run_image(
+    client: docker.DockerClient, image: str, *args: str, port: int = 8080, **options: Any
+) -> Served:
     host_port = free_port()
     ports = options.pop("ports", {f"{port}/tcp": ("127.0.0.1", host_port)})
     container = client.containers.run(image, list(args), detach=True, ports=ports, **options)

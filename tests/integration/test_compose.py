@@ -23,18 +23,32 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def gateway_url(image: str, real_model_dir: Path) -> Iterator[str]:
     gateway_port, endpoint_port = free_port(), free_port()
-    env = {**os.environ, "IMAGE": image, "MODEL_DIR": str(real_model_dir),
-           "GATEWAY_PORT": str(gateway_port), "ENDPOINT_PORT": str(endpoint_port)}
-    compose = ["docker-compose", "-p", f"abalone-test-{os.getpid()}", "-f",
-               str(REPO / "docker-compose.yml")]
+    env = {
+        **os.environ,
+        "IMAGE": image,
+        "MODEL_DIR": str(real_model_dir),
+        "GATEWAY_PORT": str(gateway_port),
+        "ENDPOINT_PORT": str(endpoint_port),
+    }
+    compose = [
+        "docker-compose",
+        "-p",
+        f"abalone-test-{os.getpid()}",
+        "-f",
+        str(REPO / "docker-compose.yml"),
+    ]
     subprocess.run([*compose, "up", "-d"], env=env, check=True, capture_output=True, timeout=180)
     try:
         url = f"http://127.0.0.1:{gateway_port}"
         wait_until_ready(f"{url}/ping", timeout_s=120)  # polls; no fixed sleeps
         yield url
     finally:
-        subprocess.run([*compose, "down", "--remove-orphans", "--timeout", "30"], env=env,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [*compose, "down", "--remove-orphans", "--timeout", "30"],
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
 
 
 @pytest.mark.parametrize("endpoint_name", ["abalone-staging", "abalone-prod"])
@@ -46,8 +60,11 @@ def test_boto3_invoke_endpoint_gets_predictions(gateway_url, endpoint_name):
 
 def test_boto3_sees_content_type_variant_and_custom_attributes(gateway_url):
     response = runtime_client(gateway_url).invoke_endpoint(
-        EndpointName="abalone-staging", Body=ENCODED_ROW, ContentType="text/csv",
-        Accept="application/json", CustomAttributes="trace=1",
+        EndpointName="abalone-staging",
+        Body=ENCODED_ROW,
+        ContentType="text/csv",
+        Accept="application/json",
+        CustomAttributes="trace=1",
     )
     assert response["ContentType"] == "application/json"
     assert response["InvokedProductionVariant"] == "AllTraffic"
@@ -74,14 +91,32 @@ def test_unknown_endpoint_is_a_validation_error(gateway_url):
 
 def test_aws_cli_invoke_endpoint(gateway_url, tmp_path):
     out = tmp_path / "prediction.csv"
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-           "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     aws = Path(sys.executable).with_name("aws")
     result = subprocess.run(
-        [str(aws), "sagemaker-runtime", "invoke-endpoint", "--endpoint-url", gateway_url,
-         "--endpoint-name", "abalone-prod", "--content-type", "text/csv", "--body", RAW_ROW,
-         str(out)],
-        env=env, capture_output=True, text=True, timeout=60,
+        [
+            str(aws),
+            "sagemaker-runtime",
+            "invoke-endpoint",
+            "--endpoint-url",
+            gateway_url,
+            "--endpoint-name",
+            "abalone-prod",
+            "--content-type",
+            "text/csv",
+            "--body",
+            RAW_ROW,
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["ContentType"] == "text/csv"

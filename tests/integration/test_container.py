@@ -87,8 +87,9 @@ def test_ping_never_200_before_the_model_is_loaded(serve):
     ],
 )
 @pytest.mark.parametrize("accept", ["text/csv", "application/json", "application/jsonlines"])
-def test_predictions_equal_booster_predict(endpoint, test_rows, expected, content_type, encode,
-                                           accept):
+def test_predictions_equal_booster_predict(
+    endpoint, test_rows, expected, content_type, encode, accept
+):
     response = endpoint.invoke(encode(test_rows), content_type, Accept=accept)
     np.testing.assert_allclose(parse_output(response, accept), expected, rtol=0, atol=1e-6)
 
@@ -106,8 +107,9 @@ def test_raw_rows_are_encoded_with_the_training_transform(endpoint, real_model_d
     raw = parse_output(endpoint.invoke(RAW_ROW), "text/csv")[0]
     record = dict(zip(schema.RAW_COLUMNS, [fields[0], *map(float, fields[1:])], strict=True))
     named = parse_output(
-        endpoint.invoke(json.dumps({"instances": [record]}), "application/json",
-                        Accept="application/json"),
+        endpoint.invoke(
+            json.dumps({"instances": [record]}), "application/json", Accept="application/json"
+        ),
         "application/json",
     )[0]
     assert raw == pytest.approx(want, abs=1e-6)
@@ -183,13 +185,21 @@ def test_bind_to_port(serve):
 
 
 def test_batch_execution_parameters_match_the_body_limit(serve):
-    served = serve(environment={"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "20",
-                                "SAGEMAKER_MODEL_SERVER_WORKERS": "2"})
+    served = serve(
+        environment={
+            "SAGEMAKER_BATCH": "true",
+            "SAGEMAKER_MAX_PAYLOAD_IN_MB": "20",
+            "SAGEMAKER_MODEL_SERVER_WORKERS": "2",
+        }
+    )
     import requests
 
     params = requests.get(f"{served.url}/execution-parameters", timeout=5).json()
-    assert params == {"MaxConcurrentTransforms": 2, "BatchStrategy": "MULTI_RECORD",
-                      "MaxPayloadInMB": 20}
+    assert params == {
+        "MaxConcurrentTransforms": 2,
+        "BatchStrategy": "MULTI_RECORD",
+        "MaxPayloadInMB": 20,
+    }
     body, rows = six_mib_csv(20 * MIB)
     response = served.invoke(body)
     assert response.status_code == 200
@@ -271,11 +281,14 @@ def test_tampered_model_is_refused(serve, real_model_dir, tmp_path):
     assert "does not match its sha256" in served.logs()
 
 
-@pytest.mark.parametrize(("args", "code", "text"), [
-    (["bogus"], 2, "usage: python -m container"),
-    (["train"], 1, "not available"),
-    ([], 1, "not available"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "text"),
+    [
+        (["bogus"], 2, "usage: python -m container"),
+        (["train"], 1, "not available"),
+        ([], 1, "not available"),
+    ],
+)
 def test_dispatcher_verbs(docker_client, image, args, code, text):
     container = docker_client.containers.run(image, args, detach=True)
     try:
