@@ -10,11 +10,13 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 USAGE = """usage: python -m container VERB [ARGS...]
   serve                  start the model server (SageMaker hosting and batch transform)
   train                  run a SageMaker Training job (reads /opt/ml/input)
-  (no verb) | process    run a SageMaker Processing job stage
+  process STAGE [OPTS]   run a Processing job stage: preprocess | train | evaluate | all
+  (no verb)              a Processing job running all three stages
 """
 
 log = logging.getLogger("container")
@@ -53,10 +55,29 @@ def serve() -> int:
     return 0
 
 
-def not_yet(mode: str) -> int:
+def processing(args: Sequence[str]) -> int:
+    from container.jobs import log_processing_job, run_job
+    from training import paths, stages
+
     configure_logging()
-    log.error("%s is not available in this image yet; only 'serve' is", mode)
-    return 1
+    log_processing_job()
+    code = run_job(lambda: stages.run_processing(args), Path(paths.PROCESSING_MESSAGE))
+    if code:
+        stages.clear_partial_outputs(Path(paths.PROCESSING))
+    return code
+
+
+def training_job() -> int:
+    from container.jobs import run_job
+    from training import paths, stages
+
+    configure_logging()
+    return run_job(
+        lambda: stages.run_training_job(
+            Path(paths.HYPERPARAMETERS), Path(paths.CHANNELS), Path(paths.TRAINING_MODEL_DIR)
+        ),
+        Path(paths.TRAINING_FAILURE),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,9 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if verb == "serve":
         return serve()
     if verb == "train":
-        return not_yet("training (train)")
-    if verb is None or verb == "process":
-        return not_yet("processing (no verb)")
+        return training_job()
+    if verb is None:
+        return processing([])
+    if verb == "process":
+        return processing(args[1:])
     print(f"unknown verb {verb!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 

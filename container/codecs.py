@@ -107,6 +107,8 @@ def rows_from_cells(rows: Sequence[Sequence[Any]]) -> Rows:
 
 def _to_matrix(cells: Sequence[Sequence[Any]], *, first_column: int) -> np.ndarray:
     try:
+        if _has_booleans(cells):
+            raise ValueError  # numpy would read true as 1.0; the checked path refuses it
         values = np.array(cells, dtype=np.float64)
         if values.ndim != 2:
             raise ValueError
@@ -125,6 +127,13 @@ def _to_matrix(cells: Sequence[Sequence[Any]], *, first_column: int) -> np.ndarr
     return values
 
 
+def _has_booleans(cells: Sequence[Sequence[Any]]) -> bool:
+    # CSV cells are all strings: only JSON rows (numbers, not strings) need the scan.
+    if not cells or not cells[0] or isinstance(cells[0][0], str):
+        return False
+    return any(isinstance(cell, bool) for row in cells for cell in row)
+
+
 def decode_csv(body: bytes) -> Rows:
     return rows_from_cells([line.split(",") for line in _lines(body)])
 
@@ -140,8 +149,11 @@ def _json_load(text: str) -> Any:
         raise InvalidPayload("invalid JSON: nested too deeply") from None
 
 
-_RAW_KEYS: Final = {name: i for i, name in enumerate(schema.RAW_COLUMNS)}
-_FEATURE_KEYS: Final = {name: i for i, name in enumerate(schema.FEATURE_NAMES)}
+# Record keys are matched case-insensitively ("Whole weight" == "whole_weight", "sex_f" == "sex_F").
+_RAW_KEYS: Final = tuple(name.lower() for name in schema.RAW_COLUMNS)
+_FEATURE_KEYS: Final = tuple(name.lower() for name in schema.FEATURE_NAMES)
+#: libsvm indices beyond this are refused before allocating a row that wide.
+MAX_LIBSVM_INDEX: Final = 10_000
 
 
 def _record_cells(record: dict[str, Any], number: int) -> list[Any]:
@@ -200,12 +212,8 @@ def decode_libsvm(body: bytes) -> Rows:
             tokens = tokens[1:]  # a leading label is allowed and ignored
         row: dict[int, float] = {}
         for token in tokens:
-            index, _, value = token.partition(":")
-            if not index.isdigit() or int(index) < 1:
-                raise InvalidPayload(
-                    f"row {number}: {token[:40]!r} is not index:value with index >= 1"
-                )
-            row[int(index) - 1] = _parse_cell(value, number, int(index))
+            index, value = _libsvm_entry(token, number)
+            row[index - 1] = value
         entries.append(row)
     width = max((max(row, default=-1) for row in entries), default=-1) + 1
     values = np.full((len(entries), width), np.nan)
@@ -215,6 +223,16 @@ def decode_libsvm(body: bytes) -> Rows:
     if np.isinf(values).any():
         raise InvalidPayload("libsvm value is not finite")
     return Rows(values=values, sparse=True)
+
+
+def _libsvm_entry(token: str, number: int) -> tuple[int, float]:
+    index_text, sep, value_text = token.partition(":")
+    index = int(index_text) if index_text.isascii() and index_text.isdigit() else -1
+    if not sep or not value_text.strip() or not 1 <= index <= MAX_LIBSVM_INDEX:
+        raise InvalidPayload(
+            f"row {number}: {token[:40]!r} is not index:value with 1 <= index <= {MAX_LIBSVM_INDEX}"
+        )
+    return index, _parse_cell(value_text, number, index)
 
 
 DECODERS: Final[dict[str, Callable[[bytes], Rows]]] = {

@@ -89,6 +89,8 @@ def load_model(model_dir: Path) -> Predictor:
         where = f"{model_dir} holds {found}" if found is not None else f"{model_dir} does not exist"
         raise ModelLoadError(f"no model file {schema.MODEL_FILENAME!r} in {model_dir} ({where})")
     _verify_manifest(model_dir)
+    if booster_path.stat().st_size == 0:  # XGBoost aborts the process on an empty buffer
+        raise ModelLoadError(f"cannot load {booster_path}: the file is empty")
     try:
         booster = load_booster(booster_path)
     except (xgb.core.XGBoostError, OSError) as exc:

@@ -76,6 +76,12 @@ class ServingSettings:
         concurrency = min(workers, max(1, BATCH_PAYLOAD_BUDGET_MB // payload_mb))
         if batch:
             concurrency = reader.integer("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", concurrency, 1, 256)
+            if concurrency * payload_mb > BATCH_PAYLOAD_BUDGET_MB:
+                raise SettingsError(
+                    f"SAGEMAKER_MAX_CONCURRENT_TRANSFORMS={concurrency} x "
+                    f"SAGEMAKER_MAX_PAYLOAD_IN_MB={payload_mb} exceeds SageMaker's "
+                    f"{BATCH_PAYLOAD_BUDGET_MB} MB budget"
+                )
             workers = min(workers, concurrency)
         default_timeout = BATCH_TIMEOUT_S if batch else REALTIME_TIMEOUT_S
         return cls(

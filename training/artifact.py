@@ -14,11 +14,12 @@ import os
 import shutil
 import tarfile
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import xgboost as xgb
 
 from training import schema
+from training.errors import DataError
 from training.features import FeatureTransform
 
 _ARTIFACT_FILES = (schema.MODEL_FILENAME, schema.PREPROCESSING_FILENAME)
@@ -65,10 +66,23 @@ def package_model(model_dir: Path, archive_path: Path) -> None:
 
 
 def unpack_model(archive_path: Path, model_dir: Path) -> None:
-    """Unpack a model.tar.gz (regular files only, no paths outside model_dir)."""
+    """Unpack the top-level regular files of a model.tar.gz; links, folders and nested files are
+    skipped, and a name that would leave model_dir is refused.
+
+    (tarfile's extraction filters arrived in Python 3.11.4; Debian's 3.11.2 lacks them.)
+    """
+    model_dir.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive_path) as tar:
-        members = [m for m in tar.getmembers() if m.isfile()]
-        tar.extractall(model_dir, members=members, filter="data")
+        for member in tar.getmembers():
+            name = PurePosixPath(member.name)
+            if name.is_absolute() or ".." in name.parts:
+                raise DataError(f"{archive_path}: refusing entry {member.name!r} outside the model")
+            parts = [p for p in name.parts if p != "."]
+            if not member.isfile() or len(parts) != 1:
+                continue
+            source = tar.extractfile(member)
+            assert source is not None
+            (model_dir / parts[0]).write_bytes(source.read())
 
 
 def load_booster(path: Path) -> xgb.Booster:

@@ -71,6 +71,8 @@ class FeatureTransform:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureTransform:
         """Rebuild from to_dict() output; ValueError when it does not match this code's schema."""
+        if not isinstance(data, dict):
+            raise ValueError("preprocessing must be a JSON object")
         if data.get("format_version") != _FORMAT_VERSION:
             raise ValueError(f"unsupported preprocessing format {data.get('format_version')!r}")
         if data.get("feature_names") != list(schema.FEATURE_NAMES):
@@ -79,4 +81,7 @@ class FeatureTransform:
         values = {k: tuple(float(v) for v in data[k]) for k in ("medians", "means", "scales")}
         if any(len(v) != n for v in values.values()) or any(s <= 0 for s in values["scales"]):
             raise ValueError("preprocessing statistics are malformed")
-        return cls(**values, sex_categories=tuple(str(c) for c in data["sex_categories"]))
+        if tuple(data["sex_categories"]) != schema.SEX_CATEGORIES:
+            # The feature names fix the one-hot order; any other order would swap columns.
+            raise ValueError(f"sex categories must be {list(schema.SEX_CATEGORIES)}")
+        return cls(**values)

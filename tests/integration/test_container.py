@@ -281,18 +281,10 @@ def test_tampered_model_is_refused(serve, real_model_dir, tmp_path):
     assert "does not match its sha256" in served.logs()
 
 
-@pytest.mark.parametrize(
-    ("args", "code", "text"),
-    [
-        (["bogus"], 2, "usage: python -m container"),
-        (["train"], 1, "not available"),
-        ([], 1, "not available"),
-    ],
-)
-def test_dispatcher_verbs(docker_client, image, args, code, text):
-    container = docker_client.containers.run(image, args, detach=True)
+def test_unknown_verb_prints_usage(docker_client, image):
+    container = docker_client.containers.run(image, ["bogus"], detach=True)
     try:
-        assert container.wait(timeout=30)["StatusCode"] == code
-        assert text in container.logs().decode()
+        assert container.wait(timeout=30)["StatusCode"] == 2
+        assert "usage: python -m container" in container.logs().decode()
     finally:
         container.remove(force=True)

@@ -183,8 +183,11 @@ RAW_RECORD = {
         ({"instances": [RAW_RECORD]}, [RAW_VALUES], ["M"]),
         ([RAW_RECORD, {**RAW_RECORD, "Sex": "I"}], [RAW_VALUES] * 2, ["M", "I"]),
         ([dict(zip(schema.RAW_COLUMNS, ["F", *RAW_VALUES], strict=True))], [RAW_VALUES], ["F"]),
-        ([{"whole-weight" if k == "Whole weight" else k: v for k, v in RAW_RECORD.items()}],
-         [RAW_VALUES], ["M"]),
+        (
+            [{"whole-weight" if k == "Whole weight" else k: v for k, v in RAW_RECORD.items()}],
+            [RAW_VALUES],
+            ["M"],
+        ),
         ([[1, None, "3", 4.5]], [[1, math.nan, 3, 4.5]], None),
         ([[1, "", 3]], [[1, math.nan, 3]], None),
     ],
@@ -311,7 +314,7 @@ def test_decode_jsonlines(body: str, values, sex):
         (b"[1, 2]\n[1]\n", ["row 2", "1 values"]),
         (b"[1, 2]\n3\n", ["row 2", "expected a list"]),
         (b'[1, 2]\n{"unknown": 1}\n', ["row 2", "named fields"]),
-        (b"[1, \"a\"]\n", ["row 1", "column 2", "'a'"]),
+        (b'[1, "a"]\n', ["row 1", "column 2", "'a'"]),
         (b"\n\n", ["empty body"]),
     ],
 )
@@ -358,7 +361,7 @@ def test_decode_libsvm_shifts_indexes_to_zero_based(body: bytes, expected):
 @pytest.mark.parametrize(
     ("body", "fragments"),
     [
-        (b"0:1 1:2\n", ["row 1", "'0:1'", "index >= 1"]),
+        (b"0:1 1:2\n", ["row 1", "'0:1'", "1 <= index"]),
         (b"1:1\n1:1 -2:3\n", ["row 2", "'-2:3'"]),
         (b"1:1 a:3\n", ["row 1", "'a:3'"]),
         (b"1:1 2:x\n", ["row 1", "column 2", "'x'", "not a number"]),

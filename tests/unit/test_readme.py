@@ -35,5 +35,7 @@ def test_readme_environment_table_lists_variable(name: str):
 
 
 def test_table_rows_finds_only_table_lines():
-    text = "# Title\n\nSAGEMAKER_BATCH in prose\n\n| Variable | Default |\n|---|---|\n  | `X` | 1 |\n"
+    text = (
+        "# Title\n\nSAGEMAKER_BATCH in prose\n\n| Variable | Default |\n|---|---|\n  | `X` | 1 |\n"
+    )
     assert table_rows(text) == ["| Variable | Default |", "|---|---|", "  | `X` | 1 |"]

@@ -1,0 +1,217 @@
+"""The training side's stages as SageMaker jobs run them inside the image.
+
+Processing (training as processing, for accounts with no training quota):
+    python -m container process preprocess|train|evaluate [--options]
+    python -m container                  (no verb: all three stages in one job)
+Training job:
+    python -m container train            (hyperparameters.json, channels, /opt/ml/model)
+
+Every path defaults to SageMaker's location (training/paths.py), so the pipeline passes the same
+constants and tests pass temporary directories.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from training import artifact, paths, preprocess, schema, splits
+from training.data import load_abalone
+from training.errors import DataError, TrainingError
+from training.evaluate import run as evaluate
+from training.hyperparameters import Hyperparameters
+from training.train import train_booster
+
+_DATA_SUFFIXES = (".data", ".csv", ".txt")
+
+
+def find_data_file(source: Path) -> Path:
+    """A data file, or the one data file in a directory (SageMaker mounts inputs as folders)."""
+    if source.is_file():
+        return source
+    if not source.is_dir():
+        raise DataError(f"input {source} does not exist")
+    files = sorted(p for p in source.rglob("*") if p.is_file() and not p.name.startswith("."))
+    data = [p for p in files if p.suffix in _DATA_SUFFIXES] or files
+    if len(data) != 1:
+        names = ", ".join(p.name for p in data) or "nothing"
+        raise DataError(f"expected one data file in {source}, found {names}")
+    return data[0]
+
+
+def run_preprocess(input_path: Path, output_dir: Path, *, verify: bool, seed: int) -> None:
+    data_file = find_data_file(input_path)
+    frame = load_abalone(str(data_file), expected_sha256=schema.ABALONE_SHA256 if verify else None)
+    preprocess.run(frame, output_dir, seed=seed)
+
+
+def build_model_dir(
+    train_dir: Path,
+    validation_dir: Path | None,
+    preprocessing_dir: Path,
+    model_dir: Path,
+    hp: Hyperparameters,
+) -> None:
+    """Train and write the servable model directory (booster, preprocessing, manifest)."""
+    transform = preprocess.read_transform(preprocessing_dir)
+    train = splits.read_split(train_dir, splits.TRAIN)
+    validation = (
+        splits.read_split(validation_dir, splits.VALIDATION)
+        if validation_dir is not None and validation_dir.exists()
+        else None
+    )
+    artifact.write_model_dir(model_dir, train_booster(train, validation, hp), transform)
+
+
+def run_train_processing(
+    train_dir: Path,
+    validation_dir: Path,
+    preprocessing_dir: Path,
+    output_dir: Path,
+    hp: Hyperparameters,
+) -> Path:
+    """Training as processing: Processing uploads outputs as they are, so write model.tar.gz."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = Path(tmp) / "model"
+        build_model_dir(train_dir, validation_dir, preprocessing_dir, model_dir, hp)
+        archive = output_dir / schema.MODEL_ARCHIVE_FILENAME
+        artifact.package_model(model_dir, archive)
+    return archive
+
+
+def resolve_model_dir(model_input: Path, scratch: Path) -> Path:
+    """A model directory, or one unpacked from model.tar.gz (file, or inside the input folder)."""
+    archive = model_input / schema.MODEL_ARCHIVE_FILENAME if model_input.is_dir() else model_input
+    if archive.is_file():
+        artifact.unpack_model(archive, scratch)
+        return scratch
+    if (model_input / schema.MODEL_FILENAME).is_file():
+        return model_input
+    raise DataError(
+        f"no {schema.MODEL_ARCHIVE_FILENAME} or {schema.MODEL_FILENAME} in {model_input}"
+    )
+
+
+def run_evaluate(model_input: Path, test_dir: Path, output_dir: Path) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        return evaluate(resolve_model_dir(model_input, Path(tmp)), test_dir, output_dir)
+
+
+def run_all_stages(
+    input_path: Path, output_root: Path, *, verify: bool, hp: Hyperparameters
+) -> None:
+    """No-verb Processing: preprocess, train and evaluate in one job."""
+    run_preprocess(input_path, output_root, verify=verify, seed=hp.seed)
+    archive = run_train_processing(
+        output_root / splits.TRAIN,
+        output_root / splits.VALIDATION,
+        output_root / "preprocessing",
+        output_root / "model",
+        hp,
+    )
+    run_evaluate(archive, output_root / splits.TEST, output_root / "evaluation")
+
+
+def run_training_job(hyperparameters_file: Path, channels_dir: Path, model_dir: Path) -> None:
+    """Training-job mode: string hyperparameters, channels as folders, model into model_dir."""
+    values = json.loads(hyperparameters_file.read_text()) if hyperparameters_file.exists() else {}
+    if not isinstance(values, dict):
+        raise TrainingError(f"{hyperparameters_file} is not a JSON object")
+    hp = Hyperparameters.from_strings(values)
+    channel = {
+        name: channels_dir / name
+        for name in (paths.TRAIN_CHANNEL, paths.VALIDATION_CHANNEL, paths.PREPROCESSING_CHANNEL)
+    }
+    for required in (paths.TRAIN_CHANNEL, paths.PREPROCESSING_CHANNEL):
+        if not channel[required].is_dir():
+            raise DataError(f"missing input channel {required!r} ({channel[required]})")
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / "model"
+        build_model_dir(
+            channel[paths.TRAIN_CHANNEL],
+            channel[paths.VALIDATION_CHANNEL],
+            channel[paths.PREPROCESSING_CHANNEL],
+            staged,
+            hp,
+        )
+        artifact.copy_model_dir(staged, model_dir)  # only complete models reach /opt/ml/model
+
+
+# --- command lines ------------------------------------------------------------------------
+
+
+def _hyperparameters(text: str) -> Hyperparameters:
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TrainingError(f"--hyperparameters is not JSON: {exc.msg}") from None
+    if not isinstance(values, dict):
+        raise TrainingError("--hyperparameters must be a JSON object")
+    return Hyperparameters.from_strings(values)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m container process")
+    stages = parser.add_subparsers(dest="stage", required=True)
+    pre = stages.add_parser("preprocess", help="split and encode the raw data")
+    pre.add_argument("--input", type=Path, default=Path(paths.RAW_DATA_INPUT))
+    pre.add_argument("--output", type=Path, default=Path(paths.SPLITS_OUTPUT))
+    pre.add_argument("--seed", type=int, default=42)
+    pre.add_argument("--no-verify", action="store_true", help="skip the abalone sha256 check")
+    train = stages.add_parser("train", help="train and write model.tar.gz")
+    train.add_argument("--train", type=Path, default=Path(paths.TRAIN_INPUT))
+    train.add_argument("--validation", type=Path, default=Path(paths.VALIDATION_INPUT))
+    train.add_argument("--preprocessing", type=Path, default=Path(paths.PREPROCESSING_INPUT))
+    train.add_argument("--output", type=Path, default=Path(paths.MODEL_OUTPUT))
+    train.add_argument("--hyperparameters", default="{}", help="JSON object of strings")
+    ev = stages.add_parser("evaluate", help="score the model on the test split")
+    ev.add_argument("--model", type=Path, default=Path(paths.MODEL_INPUT))
+    ev.add_argument("--test", type=Path, default=Path(paths.TEST_INPUT))
+    ev.add_argument("--output", type=Path, default=Path(paths.EVALUATION_OUTPUT))
+    every = stages.add_parser("all", help="preprocess, train and evaluate in one job")
+    every.add_argument("--input", type=Path, default=Path(paths.RAW_DATA_INPUT))
+    every.add_argument("--output", type=Path, default=Path(paths.SPLITS_OUTPUT))
+    every.add_argument("--no-verify", action="store_true")
+    every.add_argument("--hyperparameters", default="{}")
+    return parser
+
+
+def run_processing(argv: Sequence[str]) -> None:
+    """Parse a Processing stage's arguments and run it; TrainingError on bad inputs."""
+    args = _parser().parse_args(list(argv) or ["all"])
+    if args.stage == "preprocess":
+        run_preprocess(args.input, args.output, verify=not args.no_verify, seed=args.seed)
+    elif args.stage == "train":
+        archive = run_train_processing(
+            args.train,
+            args.validation,
+            args.preprocessing,
+            args.output,
+            _hyperparameters(args.hyperparameters),
+        )
+        print(f"wrote {archive}")
+    elif args.stage == "evaluate":
+        result = run_evaluate(args.model, args.test, args.output)
+        print(json.dumps(result["regression_metrics"]))
+    else:
+        run_all_stages(
+            args.input,
+            args.output,
+            verify=not args.no_verify,
+            hp=_hyperparameters(args.hyperparameters),
+        )
+
+
+def clear_partial_outputs(directory: Path) -> None:
+    """Remove *.partial leftovers so a failed job uploads nothing half-written."""
+    if directory.is_dir():
+        for leftover in directory.rglob("*.partial"):
+            leftover.unlink(missing_ok=True)
+        for staging in directory.rglob(".model-*"):
+            shutil.rmtree(staging, ignore_errors=True)
