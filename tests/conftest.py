@@ -6,6 +6,7 @@ Generic on purpose: other test folders add their own conftest.py for what only t
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -106,3 +107,23 @@ def app(settings, predictor):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def moto_server_url() -> Iterator[str]:
+    """A real moto_server on a free 127.0.0.1 port for the whole session."""
+    from tests.awslocal import MotoServer
+
+    with MotoServer() as server:
+        yield server.url
+
+
+@pytest.fixture()
+def moto_endpoint(moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point boto3 at moto_server (dummy credentials), with its state reset for this test."""
+    from tests.awslocal import aws_environment, reset_moto
+
+    for key, value in aws_environment(moto_server_url).items():
+        monkeypatch.setenv(key, value)
+    reset_moto(moto_server_url)
+    return moto_server_url

@@ -37,11 +37,8 @@ def image(docker_client: docker.DockerClient) -> str:
 
 
 @pytest.fixture(scope="session")
-def data_path() -> str:
-    path = os.environ.get("ABALONE_DATA", str(REPO.parent / "shared" / "data" / "abalone.data"))
-    if not path.startswith(("http://", "https://", "s3://")) and not Path(path).is_file():
-        pytest.fail(f"abalone data not found at {path}; set ABALONE_DATA")
-    return path
+def data_path(abalone_path: Path) -> str:
+    return str(abalone_path)
 
 
 @pytest.fixture(scope="session")
