@@ -13,11 +13,15 @@ import xgboost as xgb
 
 from container.codecs import Rows
 from container.errors import InvalidPayload
+from container.treepredict import CompiledTrees, compile_trees
 from training import schema
 from training.artifact import load_booster, sha256_file
 from training.features import FeatureTransform
 
 log = logging.getLogger(__name__)
+#: Up to this many rows the numpy walker beats XGBoost's fixed per-call cost (measured: 0.05 ms
+#: against 0.21 ms for one row of a 300-tree model; even at about 16 rows).
+WALKER_MAX_ROWS = 8
 
 
 class ModelLoadError(Exception):
@@ -29,6 +33,8 @@ class Predictor:
     booster: xgb.Booster
     n_features: int
     transform: FeatureTransform | None = None
+    #: Exact numpy walker for small batches (see treepredict.py); None: XGBoost for everything.
+    walker: CompiledTrees | None = None
 
     def features(self, rows: Rows) -> np.ndarray:
         """Validate decoded rows and return the float32 feature matrix the booster expects."""
@@ -74,11 +80,14 @@ class Predictor:
         return self.transform.encode(codes, rows.values)
 
     def predict(self, features: np.ndarray) -> np.ndarray:
+        if self.walker is not None and features.shape[0] <= WALKER_MAX_ROWS:
+            return self.walker.predict(features)
         return np.asarray(self.booster.inplace_predict(features, validate_features=False))
 
     def warm_up(self) -> None:
-        """One tiny prediction, so the first request pays no lazy initialisation."""
-        self.predict(np.zeros((1, self.n_features), dtype=np.float32))
+        """Predict through both paths once, so the first request pays no lazy initialisation."""
+        for rows in (1, WALKER_MAX_ROWS + 1):
+            self.predict(np.zeros((rows, self.n_features), dtype=np.float32))
 
 
 def load_model(model_dir: Path) -> Predictor:
@@ -106,7 +115,9 @@ def load_model(model_dir: Path) -> Predictor:
             f"{booster_path} expects {n_features} features but the preprocessing produces "
             f"{schema.N_FEATURES}"
         )
-    predictor = Predictor(booster=booster, n_features=n_features, transform=transform)
+    predictor = Predictor(
+        booster=booster, n_features=n_features, transform=transform, walker=compile_trees(booster)
+    )
     try:
         predictor.warm_up()
     except xgb.core.XGBoostError as exc:
