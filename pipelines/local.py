@@ -1,0 +1,258 @@
+"""Run the pipeline on this machine: the same definition, the SDK's local mode, the image in Docker.
+
+    python -m pipelines.local --data ../shared/data/abalone.data [--rmse-threshold 2.45]
+
+What differs from a run on SageMaker, and why:
+- No Register step: local mode cannot run one ("not supported in local mode"). When the gate
+  passes, this run records the model in the local registry folder instead (`registry`), and the
+  compose endpoint serves the latest recorded model. When it fails, the Fail step's message is
+  the reason and nothing is recorded.
+- Instance types are "local" (Docker on this machine); inputs and outputs are file:// under the
+  work folder: <work>/<execution id>/<step>/<output>.
+- The job containers get dummy AWS credentials: local mode copies the session's credentials
+  into every container and into the job's docker-compose.yaml, and this run needs none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+from pipelines import registry
+from pipelines.executions import StepReport, print_steps
+
+DEFAULT_WORK_DIR: Final = Path("build/pipeline-local")
+DEFAULT_REGISTRY_DIR: Final = Path("build/registry")
+DEFAULT_IMAGE: Final = "abalone-byom:local"
+#: Never used by local mode; the builder wants a role and a bucket.
+LOCAL_ROLE: Final = "arn:aws:iam::000000000000:role/local-mode"
+LOCAL_BUCKET: Final = "local-mode"
+LOCAL_REGION: Final = "us-east-1"
+JOBS_DIR: Final = ".jobs"
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """Everything a local run needs, read once from argv (and IMAGE from the environment)."""
+
+    data: str
+    image: str = DEFAULT_IMAGE
+    work_dir: Path = DEFAULT_WORK_DIR
+    registry_dir: Path = DEFAULT_REGISTRY_DIR
+    rmse_threshold: float | None = None
+    approval_status: str = "PendingManualApproval"
+    verify_data: bool = True
+    hyperparameters: dict[str, str] = field(default_factory=dict)
+    verbose: bool = False
+
+    @classmethod
+    def from_argv(cls, argv: Sequence[str] | None, environ: dict[str, str]) -> LocalSettings:
+        parser = argparse.ArgumentParser(prog="python -m pipelines.local", description=__doc__)
+        parser.add_argument("--data", required=True, help="abalone file: a path or http(s) URL")
+        parser.add_argument("--image", default=environ.get("IMAGE", DEFAULT_IMAGE))
+        parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
+        parser.add_argument("--registry-dir", type=Path, default=DEFAULT_REGISTRY_DIR)
+        parser.add_argument("--rmse-threshold", type=float, help="RmseThreshold for this run")
+        parser.add_argument("--approval-status", default="PendingManualApproval")
+        parser.add_argument("--no-verify", action="store_true", help="skip the sha256 check")
+        parser.add_argument("--hyperparameters", type=json.loads, default={}, help="JSON object")
+        parser.add_argument("-v", "--verbose", action="store_true", help="show the SDK's logs")
+        args = parser.parse_args(argv)
+        return cls(
+            data=args.data,
+            image=args.image,
+            work_dir=args.work_dir.resolve(),
+            registry_dir=args.registry_dir.resolve(),
+            rmse_threshold=args.rmse_threshold,
+            approval_status=args.approval_status,
+            verify_data=not args.no_verify,
+            hyperparameters={str(k): str(v) for k, v in args.hyperparameters.items()},
+            verbose=args.verbose,
+        )
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    """What a local execution did: its status, its steps, and where its outputs are."""
+
+    execution_id: str
+    status: str
+    failure_reason: str | None
+    steps: list[StepReport]
+    outputs: dict[str, dict[str, str]]
+    parameters: dict[str, Any]
+
+    @property
+    def gate_passed(self) -> bool:
+        from pipelines.steps import GATE
+
+        return self.status == "Succeeded" and any(
+            s.name == GATE and s.outcome is True for s in self.steps
+        )
+
+    def output_path(self, step: str, output: str) -> Path:
+        """The local folder a step wrote an output to (outputs are file:// URIs locally)."""
+        return Path(url2pathname(urlparse(self.outputs[step][output]).path))
+
+
+def stage_input(data: str, inputs_dir: Path) -> str:
+    """Copy (or download) the data into a new folder of its own; return the folder's file:// URI.
+
+    A copy because local mode mounts file:// inputs read-write and refuses folders under the
+    home directory; a folder per run so the registry's record of a model's input stays true.
+    """
+    input_dir = inputs_dir / datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    input_dir.mkdir(parents=True)
+    if data.startswith(("http://", "https://")):
+        target = input_dir / (Path(data.split("?")[0]).name or "abalone.data")
+        with urllib.request.urlopen(data, timeout=60) as response:
+            target.write_bytes(response.read())
+    else:
+        shutil.copyfile(Path(data).expanduser(), input_dir / Path(data).name)
+    return input_dir.as_uri()
+
+
+def run_local(settings: LocalSettings) -> LocalRun:
+    """Build the pipeline for local mode and run it once (synchronously)."""
+    import boto3
+
+    from pipelines.abalone import describe, get_pipeline
+    from pipelines.localmode import LocalRunSession
+
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    jobs_dir = settings.work_dir / JOBS_DIR
+    jobs_dir.mkdir(exist_ok=True)
+    boto_session = boto3.Session(
+        region_name=LOCAL_REGION, aws_access_key_id="local", aws_secret_access_key="local"
+    )
+    session = LocalRunSession(boto_session=boto_session, container_root=jobs_dir)
+    pipeline = get_pipeline(
+        role=LOCAL_ROLE,
+        image_uri=settings.image,
+        bucket=LOCAL_BUCKET,
+        session=session,
+        input_data_uri=stage_input(settings.data, settings.work_dir / "inputs"),
+        output_root=settings.work_dir.as_uri(),
+        hyperparameters=settings.hyperparameters,
+        verify_data=settings.verify_data,
+        register=False,
+    )
+    session.create_pipeline(pipeline, describe("processing") + " Local mode: no Register step.")
+    try:
+        execution = session.start_pipeline_execution(
+            PipelineName=pipeline.name, PipelineParameters=_local_parameters(settings)
+        )
+    finally:
+        remove_job_containers(jobs_dir)
+    return _summarize(execution)
+
+
+def _local_parameters(settings: LocalSettings) -> dict[str, Any]:
+    from pipelines import parameters as p
+
+    values: dict[str, Any] = {
+        p.PROCESSING_INSTANCE_TYPE: "local",
+        p.TRAINING_INSTANCE_TYPE: "local",
+        p.MODEL_APPROVAL_STATUS: settings.approval_status,
+    }
+    if settings.rmse_threshold is not None:
+        values[p.RMSE_THRESHOLD] = float(settings.rmse_threshold)
+    return values
+
+
+def _summarize(execution: Any) -> LocalRun:
+    described = execution.describe()
+    steps = [StepReport.from_response(s) for s in execution.list_steps()["PipelineExecutionSteps"]]
+    outputs = {
+        name: {
+            output: spec["S3Output"]["S3Uri"]
+            for output, spec in step.properties.get("ProcessingOutputConfig", {})
+            .get("Outputs", {})
+            .items()
+        }
+        for name, step in execution.step_execution.items()
+    }
+    return LocalRun(
+        execution_id=execution.pipeline_execution_name,
+        status=described["PipelineExecutionStatus"],
+        failure_reason=described.get("FailureReason"),
+        steps=steps,
+        outputs=outputs,
+        parameters=dict(execution.pipeline_parameters),
+    )
+
+
+def remove_job_containers(jobs_dir: Path) -> None:
+    """`docker-compose down` each job local mode ran, then drop their folders.
+
+    Local mode leaves an exited container per job, the `sagemaker-local` network and a folder
+    per job holding its docker-compose.yaml (with the containers' credentials in plain text).
+    """
+    compose = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
+    for compose_file in sorted(jobs_dir.glob("*/docker-compose.yaml")):
+        command = [*compose, "-f", str(compose_file), "down", "--remove-orphans"]
+        subprocess.run(command, capture_output=True, check=False, timeout=120)
+    shutil.rmtree(jobs_dir, ignore_errors=True)
+
+
+def record_gated_model(run: LocalRun, settings: LocalSettings) -> Path:
+    """Record the model of a run whose gate passed as the next local registry version."""
+    from pipelines import parameters as p
+    from pipelines.steps import EVALUATE, EVALUATION, MODEL, TRAIN
+    from training import report, schema
+
+    evaluation = run.output_path(EVALUATE, EVALUATION) / report.REPORT_FILENAME
+    archive = run.output_path(TRAIN, MODEL) / schema.MODEL_ARCHIVE_FILENAME
+    facts = {
+        "model_package_group": "local",
+        "approval_status": run.parameters[p.MODEL_APPROVAL_STATUS],
+        "execution_id": run.execution_id,
+        "image_uri": settings.image,
+        "input_data_uri": run.parameters[p.INPUT_DATA_URI],
+        "model_data": archive.as_uri(),
+        "rmse": report.metric_at(json.loads(evaluation.read_text())),
+        "rmse_threshold": run.parameters[p.RMSE_THRESHOLD],
+        "registered_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    return registry.record(
+        settings.registry_dir, model_archive=archive, evaluation=evaluation, facts=facts
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run locally; 0 when the gate passed and the model was recorded, 1 otherwise."""
+    settings = LocalSettings.from_argv(argv, dict(os.environ))
+    from pipelines.sessions import prepare_environment, quiet_sdk_logs
+
+    prepare_environment(LOCAL_REGION, offline=True)
+    quiet_sdk_logs(logging.INFO if settings.verbose else logging.ERROR)
+    run = run_local(settings)
+    print(f"execution {run.execution_id}: {run.status} (outputs in {settings.work_dir})")
+    print_steps(run.steps)
+    if not run.gate_passed:
+        print(f"not recorded: {run.failure_reason}")
+        return 1
+    version_dir = record_gated_model(run, settings)
+    recorded = registry.read_version(version_dir)
+    model_dir = version_dir / registry.MODEL_DIR
+    print(f"gate passed: RMSE {recorded['rmse']:.4f} <= {recorded['rmse_threshold']}")
+    print(f"recorded as local version {recorded['version']}: {model_dir}")
+    print(f"serve it: make up MODEL_DIR={model_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Fixtures for the pipeline tests: an offline SDK environment and the definitions built in it.
+
+The SDK is imported inside fixtures, after the environment is set: importing `sagemaker.mlops`
+needs a region. Every variable the pipeline code sets is set through monkeypatch first, so each
+test leaves the environment as it found it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ROLE = "arn:aws:iam::123456789012:role/abalone-pipeline"
+IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/abalone-byom:test"
+BUCKET = "abalone-test-bucket"
+SAMPLE_HYPERPARAMETERS = {"max_depth": "3", "num_round": "20"}
+#: What an offline test sees: a region, no credentials anywhere, no instance metadata.
+OFFLINE_ENV = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "SAGEMAKER_VALIDATE_ROLE": "false",
+}
+CLEARED_ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
+)
+
+
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_dir: Path) -> list[Any]:
+    """Set the offline environment and refuse every socket connection; returns the attempts."""
+    for name in CLEARED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_dir / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_dir / "no-config"))
+    for name, value in OFFLINE_ENV.items():
+        monkeypatch.setenv(name, value)
+    attempts: list[Any] = []
+
+    def refuse(sock: socket.socket, address: Any) -> None:
+        attempts.append(address)
+        raise OSError(f"network access in an offline test: {address}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    return attempts
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def build_definition(**options: Any) -> dict[str, Any]:
+    from pipelines.abalone import get_pipeline
+
+    pipeline = get_pipeline(role=ROLE, image_uri=IMAGE_URI, bucket=BUCKET, **options)
+    return dict(json.loads(pipeline.definition()))
+
+
+@pytest.fixture(scope="session")
+def definitions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """The definition in both train modes, built fully offline (the training one for samples)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        attempts = offline(monkeypatch, tmp_path_factory.mktemp("offline"))
+        built = {
+            "processing": build_definition(),
+            "training": build_definition(
+                train_mode="training", verify_data=False, hyperparameters=SAMPLE_HYPERPARAMETERS
+            ),
+        }
+    assert attempts == [], f"building the definition tried the network: {attempts}"
+    return built
+
+
+@pytest.fixture
+def offline_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Any]:
+    return offline(monkeypatch, tmp_path)

@@ -1,0 +1,213 @@
+"""The pipeline end to end with the SDK's local mode: the built image in Docker, a sample of the
+real data, the quality gate both ways, the local registry, and the compose endpoint serving the
+gated model.
+
+Two runs share one workspace under build/ (local mode refuses inputs under the home directory):
+the first with a threshold any model passes, the second with one no model can pass and other
+hyperparameters, so its model differs. After both, the registry must hold only the first run's
+model, and that is the model the endpoint serves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pipelines import registry
+from tests.pipelines.conftest import REPO
+from training import report, schema
+
+pytestmark = pytest.mark.integration
+
+SAMPLE_ROWS = 600
+PASSING_THRESHOLD = 100.0  # any model passes
+FAILING_THRESHOLD = 0.5  # no abalone model gets within half a ring
+PASSING_HYPERPARAMETERS = {"num_round": "40", "early_stopping_rounds": "10", "eta": "0.3"}
+FAILING_HYPERPARAMETERS = {"num_round": "15", "eta": "0.3", "max_depth": "2"}
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    execution_id: str
+    outputs: Path
+
+    def describe(self) -> str:
+        return f"exit code {self.returncode}\n{self.stdout}\n{self.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    name = os.environ.get("IMAGE", "abalone-byom:local")
+    found = subprocess.run(["docker", "image", "inspect", name], capture_output=True, timeout=60)
+    if found.returncode != 0:
+        pytest.fail(f"image {name} is not built; run `make build` (make test does)")
+    return name
+
+
+@pytest.fixture(scope="module")
+def workspace(abalone_path: Path) -> Iterator[Path]:
+    (REPO / "build").mkdir(exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="pipeline-local-test-", dir=REPO / "build"))
+    lines = abalone_path.read_bytes().splitlines(keepends=True)[:SAMPLE_ROWS]
+    (root / "abalone-sample.data").write_bytes(b"".join(lines))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def run_locally(workspace: Path, image: str, threshold: float, hyperparameters: dict) -> LocalRun:
+    command = [
+        sys.executable, "-m", "pipelines.local",
+        "--data", str(workspace / "abalone-sample.data"), "--no-verify",
+        "--image", image,
+        "--work-dir", str(workspace / "runs"),
+        "--registry-dir", str(workspace / "registry"),
+        "--rmse-threshold", str(threshold),
+        "--hyperparameters", json.dumps(hyperparameters),
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    # stdout holds the jobs' logs (local mode streams them), then the run's own report.
+    summary = [line for line in done.stdout.splitlines() if line.startswith("execution ")]
+    assert summary, f"no execution ran:\n{done.stdout}\n{done.stderr}"
+    execution_id = summary[0].split()[1].rstrip(":")
+    return LocalRun(
+        done.returncode, done.stdout, done.stderr, execution_id, workspace / "runs" / execution_id
+    )
+
+
+@pytest.fixture(scope="module")
+def passed(workspace: Path, image: str) -> LocalRun:
+    return run_locally(workspace, image, PASSING_THRESHOLD, PASSING_HYPERPARAMETERS)
+
+
+@pytest.fixture(scope="module")
+def failed(workspace: Path, image: str, passed: LocalRun) -> LocalRun:
+    return run_locally(workspace, image, FAILING_THRESHOLD, FAILING_HYPERPARAMETERS)
+
+
+def rmse_of(run: LocalRun) -> float:
+    evaluation = run.outputs / "Evaluate" / "evaluation" / report.REPORT_FILENAME
+    return report.metric_at(json.loads(evaluation.read_text()))
+
+
+def test_every_step_writes_its_artifacts(passed):
+    assert passed.returncode == 0, passed.describe()
+    preprocess = passed.outputs / "Preprocess"
+    for split in ("train", "validation", "test"):
+        assert (preprocess / split / f"{split}.csv").stat().st_size > 0
+    assert json.loads((preprocess / "preprocessing" / "preprocessing.json").read_text())
+    with (passed.outputs / "Train" / "model" / schema.MODEL_ARCHIVE_FILENAME).open("rb") as archive:
+        assert archive.read(2) == b"\x1f\x8b"  # gzip
+    evaluation = passed.outputs / "Evaluate" / "evaluation"
+    assert 1.0 < rmse_of(passed) < 4.0
+    assert list(evaluation.glob("*.png")), "evaluate writes its plots"
+
+
+def test_the_gate_passes_and_the_model_is_recorded(passed, workspace):
+    assert passed.returncode == 0, passed.describe()
+    for line in ("  Preprocess: Succeeded", "  Train: Succeeded", "  Evaluate: Succeeded"):
+        assert line in passed.stdout.splitlines()
+    assert "  CheckRmse: Succeeded (condition met)" in passed.stdout.splitlines()
+    assert "RmseTooHigh" not in passed.stdout
+    root = workspace / "registry"
+    assert registry.versions(root) == [1]
+    assert registry.latest_version(root) == 1
+    recorded = registry.read_version(root / "1")
+    assert recorded["execution_id"] == passed.execution_id
+    assert recorded["rmse"] == pytest.approx(rmse_of(passed))
+    assert recorded["rmse_threshold"] == PASSING_THRESHOLD
+    assert recorded["approval_status"] == "PendingManualApproval"
+    archive = passed.outputs / "Train" / "model" / schema.MODEL_ARCHIVE_FILENAME
+    assert recorded["model_data"] == archive.as_uri()
+    assert (root / "1" / registry.MODEL_ARCHIVE).read_bytes() == archive.read_bytes()
+    model_files = sorted(p.name for p in (root / "1" / registry.MODEL_DIR).iterdir())
+    assert model_files == sorted(
+        [schema.MODEL_FILENAME, schema.PREPROCESSING_FILENAME, schema.MANIFEST_FILENAME]
+    )
+    assert f"recorded as local version 1: {root / '1' / 'model'}" in passed.stdout
+
+
+def test_the_gate_fails_with_the_fail_steps_message_and_records_nothing(failed, workspace):
+    assert failed.returncode == 1, failed.describe()
+    lines = failed.stdout.splitlines()
+    assert f"execution {failed.execution_id}: Failed (outputs in {workspace / 'runs'})" in lines
+    assert "  CheckRmse: Succeeded (condition not met)" in lines
+    fail_line = next(line for line in lines if line.startswith("  RmseTooHigh: Failed: "))
+    assert f"is above the threshold {FAILING_THRESHOLD}" in fail_line
+    assert "the model is not registered" in fail_line
+    report_uri = (failed.outputs / "Evaluate" / "evaluation" / report.REPORT_FILENAME).as_uri()
+    assert report_uri in fail_line
+    assert rmse_of(failed) > FAILING_THRESHOLD
+    assert registry.versions(workspace / "registry") == [1]
+    assert registry.latest_version(workspace / "registry") == 1
+
+
+def test_local_mode_leaves_no_containers_or_job_folders(passed, failed, workspace):
+    names = subprocess.run(
+        ["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True, timeout=60
+    ).stdout.split()
+    assert [n for n in names if "-algo-" in n] == []
+    assert not (workspace / "runs" / ".jobs").exists()
+
+
+def test_the_compose_endpoint_serves_the_gated_model(passed, failed, workspace, image):
+    from container.invocations import predict_payload
+    from container.model import load_model
+    from deploy.invoke import RAW_ROW, invoke, runtime_client, wait_until_ready
+    from tests.pipelines.conftest import free_port
+
+    gated = passed.outputs / "Train" / "model" / schema.MODEL_ARCHIVE_FILENAME
+    rejected = failed.outputs / "Train" / "model" / schema.MODEL_ARCHIVE_FILENAME
+    assert gated.read_bytes() != rejected.read_bytes(), "the two runs must train different models"
+    model_dir = registry.latest_model_dir(workspace / "registry")
+    assert model_dir == workspace / "registry" / "1" / "model"
+    registry.unpack_model(rejected, workspace / "rejected-model")
+
+    def predicted(directory: Path) -> float:
+        answer = predict_payload(
+            RAW_ROW.encode(), "text/csv", "text/csv", load_model(directory), "text/csv"
+        )
+        return float(answer.body.decode())
+
+    expected, not_expected = predicted(model_dir), predicted(workspace / "rejected-model")
+    assert expected != pytest.approx(not_expected), "the rejected model must answer differently"
+    gateway_port, endpoint_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "IMAGE": image,
+        "MODEL_DIR": str(model_dir),
+        "GATEWAY_PORT": str(gateway_port),
+        "ENDPOINT_PORT": str(endpoint_port),
+    }
+    compose = [
+        "docker-compose",
+        "-p",
+        f"abalone-pipeline-test-{os.getpid()}",
+        "-f",
+        str(REPO / "docker-compose.yml"),
+    ]
+    subprocess.run([*compose, "up", "-d"], env=env, check=True, capture_output=True, timeout=180)
+    try:
+        url = f"http://127.0.0.1:{gateway_port}"
+        wait_until_ready(f"{url}/ping", timeout_s=120)
+        served = invoke(runtime_client(url), "abalone-staging", RAW_ROW)
+    finally:
+        subprocess.run(
+            [*compose, "down", "--remove-orphans", "--timeout", "30"],
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
+    assert float(served) == pytest.approx(expected)
