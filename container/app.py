@@ -5,18 +5,25 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from container.errors import ModelNotReady, PayloadTooLarge, ServingError
+from container.codecs import Limits
+from container.errors import ModelNotReady, PayloadTooLarge, RequestTimeout, ServingError
 from container.invocations import predict_payload
 from container.model import Predictor
 from container.settings import ServingSettings
 
-log = logging.getLogger("container.access")
+ACCESS_LOGGER = "container.access"
+log = logging.getLogger(ACCESS_LOGGER)
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"
 
@@ -40,8 +47,55 @@ class ModelState:
             logging.getLogger(__name__).error("model not ready: %s", self.error)
 
 
+@dataclass(eq=False)
+class _Watch:
+    sock: socket.socket
+    due: float
+    expired: bool = False
+
+
+class BodyDeadlines:
+    """Cuts off clients that trickle their body: past the deadline the socket's read side is shut,
+    so the thread blocked reading it wakes up and answers 408 instead of being held indefinitely.
+
+    One daemon thread per worker process, started on first use (after gunicorn forks).
+    """
+
+    def __init__(self, interval_s: float = 0.2):
+        self._interval_s = interval_s
+        self._lock = threading.Lock()
+        self._watches: set[_Watch] = set()
+        self._pid: int | None = None
+
+    @contextmanager
+    def watch(self, sock: socket.socket, timeout_s: float) -> Iterator[_Watch]:
+        watch = _Watch(sock, time.monotonic() + timeout_s)
+        with self._lock:
+            if self._pid != os.getpid():  # first use in this (forked) process
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, name="body-deadlines", daemon=True).start()
+            self._watches.add(watch)
+        try:
+            yield watch
+        finally:
+            with self._lock:  # once released, the watcher can no longer touch this socket
+                self._watches.discard(watch)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self._interval_s)
+            now = time.monotonic()
+            with self._lock:
+                for watch in [w for w in self._watches if w.due <= now and not w.expired]:
+                    watch.expired = True
+                    with suppress(OSError):  # already closed by the client
+                        watch.sock.shutdown(socket.SHUT_RD)
+
+
 def create_app(settings: ServingSettings, state: ModelState) -> Flask:
     app = Flask(__name__)
+    limits = Limits(max_rows=settings.max_rows, max_json_depth=settings.max_json_depth)
+    deadlines = BodyDeadlines()
 
     @app.route("/ping", methods=["GET", "POST"])
     def ping() -> Response:
@@ -61,11 +115,12 @@ def create_app(settings: ServingSettings, state: ModelState) -> Flask:
         if not state.ready or state.predictor is None:
             raise ModelNotReady(state.error or "model is still loading")
         result = predict_payload(
-            _read_body(settings.max_body_bytes),
+            _read_body_in_time(settings, deadlines),
             request.headers.get("Content-Type"),
             request.headers.get("Accept"),
             state.predictor,
             settings.default_accept,
+            limits,
         )
         g.rows = result.rows
         return Response(result.body, content_type=result.media_type)
@@ -73,6 +128,24 @@ def create_app(settings: ServingSettings, state: ModelState) -> Flask:
     _register_error_handlers(app)
     _register_request_log(app, settings)
     return app
+
+
+def _read_body_in_time(settings: ServingSettings, deadlines: BodyDeadlines) -> bytes:
+    """The body, read within settings.body_timeout_s when served by gunicorn (its socket is in
+    the environ); 408 when the client is slower than that."""
+    sock = request.environ.get("gunicorn.socket")
+    if not isinstance(sock, socket.socket):
+        return _read_body(settings.max_body_bytes)
+    with deadlines.watch(sock, settings.body_timeout_s) as watch:
+        try:
+            body = _read_body(settings.max_body_bytes)
+        except Exception:
+            if watch.expired:
+                raise RequestTimeout(settings.body_timeout_s) from None
+            raise
+    if watch.expired:
+        raise RequestTimeout(settings.body_timeout_s)
+    return body
 
 
 def _read_body(limit: int) -> bytes:

@@ -7,13 +7,14 @@ abalone rows); encoders turn predictions into a body. Lookups that miss become 4
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
 
-from container.errors import InvalidPayload, NotAcceptable, UnsupportedMediaType
+from container.errors import InvalidPayload, NotAcceptable, TooManyRows, UnsupportedMediaType
 from training import schema
 
 CSV: Final = "text/csv"
@@ -27,6 +28,18 @@ _ALIASES: Final = {
     "application/jsonl": JSONLINES,
     "application/x-ndjson": JSONLINES,
 }
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may hold, checked while decoding (from ServingSettings in app.py)."""
+
+    max_rows: int = 100_000
+    #: The deepest valid document is 4 levels ({"instances": [{"features": [...]}]}).
+    max_json_depth: int = 16
+
+
+DEFAULT_LIMITS: Final = Limits()
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,11 @@ def _lines(body: bytes) -> list[str]:
     if not lines:
         raise InvalidPayload("empty body: send at least one row")
     return lines
+
+
+def _check_rows(count: int, limits: Limits) -> None:
+    if count > limits.max_rows:
+        raise TooManyRows(count, limits.max_rows)
 
 
 def _looks_like_sex(cell: Any) -> bool:
@@ -134,8 +152,9 @@ def _has_booleans(cells: Sequence[Sequence[Any]]) -> bool:
     return any(isinstance(cell, bool) for row in cells for cell in row)
 
 
-def decode_csv(body: bytes) -> Rows:
+def decode_csv(body: bytes, limits: Limits = DEFAULT_LIMITS) -> Rows:
     lines = _lines(body)
+    _check_rows(len(lines), limits)
     width = lines[0].count(",") + 1
     if not _looks_like_sex(lines[0].split(",", 1)[0]):
         values = _numeric_csv(lines, width)
@@ -157,7 +176,31 @@ def _numeric_csv(lines: list[str], width: int) -> np.ndarray | None:
     return None if np.isinf(values).any() else values
 
 
-def _json_load(text: str) -> Any:
+# A JSON string (escapes included): brackets inside strings do not nest.
+_JSON_STRING: Final = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def json_depth(text: str) -> int:
+    """The deepest bracket nesting of a JSON text, found without parsing it (no recursion)."""
+    if "[" not in text and "{" not in text:
+        return 0
+    if '"' in text:
+        text = _JSON_STRING.sub("", text)
+    data = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
+    opens = (data == 0x5B) | (data == 0x7B)  # [ {
+    brackets = np.flatnonzero(opens | (data == 0x5D) | (data == 0x7D))  # ] }
+    levels = np.cumsum(np.where(opens[brackets], 1, -1))
+    # The largest rise over any lower point before it, so stray closers cannot hide openers.
+    lowest_before = np.minimum.accumulate(np.concatenate(([0], levels)))[:-1]
+    return int((levels - lowest_before).max(initial=0))
+
+
+def _json_load(text: str, limits: Limits = DEFAULT_LIMITS) -> Any:
+    depth = json_depth(text)
+    if depth > limits.max_json_depth:
+        raise InvalidPayload(
+            f"invalid JSON: nested too deeply ({depth} levels; at most {limits.max_json_depth})"
+        )
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -199,7 +242,7 @@ def _row_cells(row: Any, number: int) -> list[Any]:
     raise InvalidPayload(f"row {number}: expected a list of values or an object of named fields")
 
 
-def _json_rows(document: Any) -> list[list[Any]]:
+def _json_rows(document: Any, limits: Limits) -> list[list[Any]]:
     if isinstance(document, dict):
         if "instances" not in document:
             raise InvalidPayload('expected {"instances": [...]}, a list of rows, or one row')
@@ -208,24 +251,29 @@ def _json_rows(document: Any) -> list[list[Any]]:
         raise InvalidPayload("no rows: expected a non-empty list of rows")
     if all(not isinstance(item, list | dict) for item in document):
         return [document]  # one flat row
+    _check_rows(len(document), limits)
     return [_row_cells(row, number) for number, row in enumerate(document, start=1)]
 
 
-def decode_json(body: bytes) -> Rows:
-    return rows_from_cells(_json_rows(_json_load(_text(body) or "null")))
+def decode_json(body: bytes, limits: Limits = DEFAULT_LIMITS) -> Rows:
+    return rows_from_cells(_json_rows(_json_load(_text(body) or "null", limits), limits))
 
 
-def decode_jsonlines(body: bytes) -> Rows:
+def decode_jsonlines(body: bytes, limits: Limits = DEFAULT_LIMITS) -> Rows:
+    lines = _lines(body)
+    _check_rows(len(lines), limits)
     rows = []
-    for number, line in enumerate(_lines(body), start=1):
-        item = _json_load(line)
+    for number, line in enumerate(lines, start=1):
+        item = _json_load(line, limits)
         rows.append(_row_cells(item, number))
     return rows_from_cells(rows)
 
 
-def decode_libsvm(body: bytes) -> Rows:
+def decode_libsvm(body: bytes, limits: Limits = DEFAULT_LIMITS) -> Rows:
+    lines = _lines(body)
+    _check_rows(len(lines), limits)
     entries: list[dict[int, float]] = []
-    for number, line in enumerate(_lines(body), start=1):
+    for number, line in enumerate(lines, start=1):
         tokens = line.split()
         if tokens and ":" not in tokens[0]:
             tokens = tokens[1:]  # a leading label is allowed and ignored
@@ -254,7 +302,7 @@ def _libsvm_entry(token: str, number: int) -> tuple[int, float]:
     return index, _parse_cell(value_text, number, index)
 
 
-DECODERS: Final[dict[str, Callable[[bytes], Rows]]] = {
+DECODERS: Final[dict[str, Callable[[bytes, Limits], Rows]]] = {
     CSV: decode_csv,
     JSON: decode_json,
     JSONLINES: decode_jsonlines,
@@ -262,11 +310,11 @@ DECODERS: Final[dict[str, Callable[[bytes], Rows]]] = {
 }
 
 
-def decode(body: bytes, content_type: str | None) -> Rows:
+def decode(body: bytes, content_type: str | None, limits: Limits = DEFAULT_LIMITS) -> Rows:
     decoder = DECODERS.get(normalize_media_type(content_type or ""))
     if decoder is None:
         raise UnsupportedMediaType(content_type, list(DECODERS))
-    return decoder(body)
+    return decoder(body, limits)
 
 
 # --- encoding -----------------------------------------------------------------------------

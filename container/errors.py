@@ -57,3 +57,24 @@ class ModelNotReady(ServingError):
 
     def __init__(self, reason: str = "model is not ready"):
         super().__init__(reason)
+
+
+class TooManyRows(ServingError):
+    """More rows than one request may carry (413): the caller should split the request."""
+
+    status_code = 413
+
+    def __init__(self, rows: int, limit: int):
+        super().__init__(
+            f"request has {rows} rows; at most {limit} rows per request (split it, or raise "
+            "SERVE_MAX_ROWS)"
+        )
+
+
+class RequestTimeout(ServingError):
+    """The client did not send its whole body in time (408); the connection is closed."""
+
+    status_code = 408
+
+    def __init__(self, timeout_s: float):
+        super().__init__(f"request body not received within {timeout_s:g} s")

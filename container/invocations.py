@@ -20,9 +20,10 @@ def predict_payload(
     accept: str | None,
     predictor: Predictor,
     default_accept: str,
+    limits: codecs.Limits = codecs.DEFAULT_LIMITS,
 ) -> Prediction:
     """Decode, validate, predict, encode. The output type is settled before any work (406 first)."""
     media_type = codecs.choose_accept(accept, default_accept)
-    rows = codecs.decode(body, content_type)
+    rows = codecs.decode(body, content_type, limits)
     predictions = predictor.predict(predictor.features(rows))
     return Prediction(codecs.encode(predictions, media_type), media_type, len(rows))

@@ -102,7 +102,7 @@ def load_model(model_dir: Path) -> Predictor:
         raise ModelLoadError(f"cannot load {booster_path}: the file is empty")
     try:
         booster = load_booster(booster_path)
-    except (xgb.core.XGBoostError, OSError) as exc:
+    except (xgb.core.XGBoostError, OSError, ValueError) as exc:  # ValueError: undecodable junk
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(
             f"cannot load {booster_path} as an XGBoost model: {first_line}"
@@ -151,7 +151,11 @@ def _verify_manifest(model_dir: Path) -> None:
         target = model_dir / name
         if "/" in name or not target.is_file():
             raise ModelLoadError(f"manifest lists {name!r}, which is not in {model_dir}")
-        if sha256_file(target) != digest:
+        try:
+            actual = sha256_file(target)
+        except OSError as exc:
+            raise ModelLoadError(f"cannot read {target} to check its sha256: {exc}") from None
+        if actual != digest:
             raise ModelLoadError(
                 f"{target} does not match its sha256 in {path.name}: refusing to load"
             )

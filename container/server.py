@@ -13,7 +13,8 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from container.app import ModelState
+from container import accesslog
+from container.app import ACCESS_LOGGER, ModelState
 from container.settings import GRACEFUL_TIMEOUT_S, ServingSettings
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,10 @@ def gunicorn_options(settings: ServingSettings) -> dict[str, Any]:
         "graceful_timeout": GRACEFUL_TIMEOUT_S,
         "keepalive": settings.keepalive_s,
         "backlog": 2048,
+        # Oversized or too many headers: gunicorn answers 431 before the app sees the request.
+        "limit_request_field_size": settings.max_header_bytes,
+        "limit_request_fields": settings.max_headers,
+        "limit_request_line": 4094,
         "accesslog": None,
         "errorlog": "-",
         "loglevel": settings.log_level,
@@ -50,11 +55,17 @@ class _Server(BaseApplication):  # type: ignore[misc]
             if key in self.cfg.settings:
                 self.cfg.set(key, value)
         state = self._state
+        access_log = accesslog.install(ACCESS_LOGGER)
 
         def post_worker_init(_worker: Any) -> None:
+            access_log.start()
             state.warm_up()
 
+        def worker_exit(_arbiter: Any, _worker: Any) -> None:
+            access_log.flush_now()  # no request line is lost on a graceful exit
+
         self.cfg.set("post_worker_init", post_worker_init)
+        self.cfg.set("worker_exit", worker_exit)
 
     def load(self) -> Flask:
         return self._app
@@ -63,13 +74,14 @@ class _Server(BaseApplication):  # type: ignore[misc]
 def run(settings: ServingSettings, app: Flask, state: ModelState) -> None:
     """Serve until SIGTERM (graceful: in-flight requests finish) or SIGINT."""
     log.info(
-        "serving %s on port %d: %d workers x %d threads, timeout %ds, body limit %d MiB%s",
+        "serving %s on port %d: %d workers x %d threads, timeout %ds, body limit %d MiB, %d rows%s",
         settings.model_dir,
         settings.port,
         settings.workers,
         settings.threads,
         settings.timeout_s,
         settings.max_payload_mb,
+        settings.max_rows,
         " (batch)" if settings.batch else "",
     )
     _Server(app, state, gunicorn_options(settings)).run()

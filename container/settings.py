@@ -18,6 +18,17 @@ REALTIME_TIMEOUT_S: Final = 60
 BATCH_TIMEOUT_S: Final = 600
 #: SageMaker sends SIGKILL 30 s after SIGTERM; finish in-flight requests well before that.
 GRACEFUL_TIMEOUT_S: Final = 25
+#: The shortest valid row ("0,0,0,0,0,0,0,0,0,0\n"): the default row limit lets every body
+#: within the size limit through, and refuses only more rows than such a body can hold.
+MIN_ROW_BYTES: Final = 20
+
+
+def default_max_rows(max_payload_mb: int) -> int:
+    return max_payload_mb * MIB // MIN_ROW_BYTES
+
+
+REALTIME_MAX_ROWS: Final = default_max_rows(REALTIME_MAX_PAYLOAD_MB)
+BATCH_MAX_ROWS: Final = default_max_rows(BATCH_PAYLOAD_BUDGET_MB)
 
 #: (name, default shown in docs, description): the README table is checked against this list.
 ENVIRONMENT: Final = (
@@ -30,10 +41,15 @@ ENVIRONMENT: Final = (
     ("SAGEMAKER_BATCH_STRATEGY", "MULTI_RECORD", "batch only: reported by /execution-parameters"),
     ("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", "workers", "batch only: caps workers"),
     ("SM_MODEL_DIR", "/opt/ml/model", "model directory (SageMaker unpacks model.tar.gz here)"),
-    ("SERVE_THREADS", "1", "threads per gunicorn worker (gthread)"),
+    ("SERVE_THREADS", "4", "threads per gunicorn worker (gthread)"),
     ("SERVE_KEEPALIVE", "75", "seconds an idle keep-alive connection stays open"),
     ("SERVE_ACCESS_LOG", "true", "one log line per request with status and latency"),
     ("SERVE_LOG_LEVEL", "info", "log level: debug, info, warning, error"),
+    ("SERVE_MAX_ROWS", "body limit / 20 bytes", "rows one request may hold (413 above)"),
+    ("SERVE_MAX_JSON_DEPTH", "16", "JSON nesting depth (400 above)"),
+    ("SERVE_MAX_HEADER_BYTES", "8190", "bytes in one request header line (431 above)"),
+    ("SERVE_MAX_HEADERS", "100", "request header fields (431 above)"),
+    ("SERVE_BODY_TIMEOUT", "10", "seconds a client may take to send its body (408 after)"),
 )
 
 
@@ -46,7 +62,7 @@ class ServingSettings:
     model_dir: Path = Path("/opt/ml/model")
     port: int = 8080
     workers: int = 1
-    threads: int = 1
+    threads: int = 4
     timeout_s: int = REALTIME_TIMEOUT_S
     keepalive_s: int = 75
     default_accept: str = "text/csv"
@@ -56,6 +72,11 @@ class ServingSettings:
     max_concurrent_transforms: int = 1
     access_log: bool = True
     log_level: str = "info"
+    max_rows: int = REALTIME_MAX_ROWS
+    max_json_depth: int = 16
+    max_header_bytes: int = 8190
+    max_headers: int = 100
+    body_timeout_s: int = 10
 
     @property
     def max_body_bytes(self) -> int:
@@ -88,7 +109,7 @@ class ServingSettings:
             model_dir=Path(env.get("SM_MODEL_DIR", "/opt/ml/model")),
             port=reader.integer("SAGEMAKER_BIND_TO_PORT", 8080, 1, 65535),
             workers=workers,
-            threads=reader.integer("SERVE_THREADS", 1, 1, 64),
+            threads=reader.integer("SERVE_THREADS", 4, 1, 64),
             timeout_s=reader.integer("SAGEMAKER_MODEL_SERVER_TIMEOUT", default_timeout, 1, 3600),
             keepalive_s=reader.integer("SERVE_KEEPALIVE", 75, 0, 3600),
             default_accept=reader.choice("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "text/csv"),
@@ -102,6 +123,12 @@ class ServingSettings:
             log_level=reader.option(
                 "SERVE_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
             ),
+            max_rows=reader.integer("SERVE_MAX_ROWS", default_max_rows(payload_mb), 1, 10_000_000),
+            max_json_depth=reader.integer("SERVE_MAX_JSON_DEPTH", 16, 4, 256),
+            # gunicorn's own ceiling for one header line is 8190 bytes.
+            max_header_bytes=reader.integer("SERVE_MAX_HEADER_BYTES", 8190, 1024, 8190),
+            max_headers=reader.integer("SERVE_MAX_HEADERS", 100, 10, 32768),
+            body_timeout_s=reader.integer("SERVE_BODY_TIMEOUT", 10, 1, 3600),
         )
 
 

@@ -6,11 +6,17 @@ Generic on purpose: other test folders add their own conftest.py for what only t
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import pandas as pd
 import pytest
+
+from deploy.invoke import wait_until_ready
+from tests.integration.dockerutil import free_port
+from training import workflow
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = "../shared/data/abalone.data"
@@ -20,7 +26,7 @@ SAMPLE_ROWS = 600
 SMALL_HYPERPARAMETERS = {"num_round": 30, "early_stopping_rounds": 10, "eta": 0.3}
 
 
-def data_path() -> Path:
+def default_data_file() -> Path:
     """ABALONE_DATA, or the shared copy; a relative path is taken from the repository root."""
     path = Path(os.environ.get("ABALONE_DATA") or DEFAULT_DATA).expanduser()
     return path if path.is_absolute() else (REPO_ROOT / path).resolve()
@@ -28,7 +34,7 @@ def data_path() -> Path:
 
 @pytest.fixture(scope="session")
 def abalone_path() -> Path:
-    path = data_path()
+    path = default_data_file()
     if not path.is_file():
         pytest.fail(
             f"abalone data not found at {path}: set ABALONE_DATA to the UCI abalone.data file "
@@ -127,3 +133,72 @@ def moto_endpoint(moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.setenv(key, value)
     reset_moto(moto_server_url)
     return moto_server_url
+
+
+# --- Docker: the built image, a model trained on the real data, the compose stack ------------
+# Session-wide, so every test folder shares one trained model and one compose stack.
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> docker.DockerClient:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        pytest.fail(f"Docker is not running ({exc}); `make test` starts it")
+    return client
+
+
+@pytest.fixture(scope="session")
+def image(docker_client: docker.DockerClient) -> str:
+    name = os.environ.get("IMAGE", "abalone-byom:local")
+    try:
+        docker_client.images.get(name)
+    except docker.errors.ImageNotFound:
+        pytest.fail(f"image {name} is not built; run `make build` (make test does)")
+    return name
+
+
+@pytest.fixture(scope="session")
+def data_path(abalone_path: Path) -> str:
+    return str(abalone_path)
+
+
+@pytest.fixture(scope="session")
+def real_model_dir(tmp_path_factory: pytest.TempPathFactory, data_path: str) -> Path:
+    work_dir = tmp_path_factory.mktemp("real-model")
+    workflow.run_all(data_path, work_dir)
+    model_dir = work_dir / "model"
+    model_dir.chmod(0o755)  # readable by the container's non-root users too
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def gateway_url(image: str, real_model_dir: Path) -> Iterator[str]:
+    gateway_port, endpoint_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "IMAGE": image,
+        "MODEL_DIR": str(real_model_dir),
+        "GATEWAY_PORT": str(gateway_port),
+        "ENDPOINT_PORT": str(endpoint_port),
+    }
+    compose = [
+        "docker-compose",
+        "-p",
+        f"abalone-test-{os.getpid()}",
+        "-f",
+        str(REPO_ROOT / "docker-compose.yml"),
+    ]
+    subprocess.run([*compose, "up", "-d"], env=env, check=True, capture_output=True, timeout=180)
+    try:
+        url = f"http://127.0.0.1:{gateway_port}"
+        wait_until_ready(f"{url}/ping", timeout_s=120)  # polls; no fixed sleeps
+        yield url
+    finally:
+        subprocess.run(
+            [*compose, "down", "--remove-orphans", "--timeout", "30"],
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )

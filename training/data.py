@@ -18,6 +18,9 @@ from training.errors import DataError
 
 _ZIP_MEMBER = "abalone.data"
 _HTTP_TIMEOUT_S = 60
+#: Measurements (mm / 200, g / 200) and ring counts are small and never negative; anything
+#: beyond this is a corrupt file, and would overflow the scaling.
+MAX_VALUE = 1e6
 
 
 def read_source(source: str) -> bytes:
@@ -48,11 +51,14 @@ def _read_s3(uri: str) -> bytes:
 def _unzip_if_archive(raw: bytes, source: str) -> bytes:
     if not raw.startswith(b"PK\x03\x04"):
         return raw
-    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-        names = [n for n in archive.namelist() if n.rsplit("/", 1)[-1] == _ZIP_MEMBER]
-        if not names:
-            raise DataError(f"zip archive has no {_ZIP_MEMBER}", source=source)
-        return archive.read(names[0])
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            names = [n for n in archive.namelist() if n.rsplit("/", 1)[-1] == _ZIP_MEMBER]
+            if not names:
+                raise DataError(f"zip archive has no {_ZIP_MEMBER}", source=source)
+            return archive.read(names[0])
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DataError(f"starts like a zip archive but is not one: {exc}", source=source) from None
 
 
 def verify_sha256(raw: bytes, expected: str, source: str) -> None:
@@ -84,7 +90,7 @@ def parse_rows(raw: bytes, source: str, *, columns: tuple[str, ...]) -> pd.DataF
         raise DataError(f"not UTF-8 text (byte {exc.start})", source=source) from exc
     sexes: list[str] = []
     numbers: list[list[float]] = []
-    for line_no, fields in enumerate(csv.reader(io.StringIO(text)), start=1):
+    for line_no, fields in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
         if not fields or all(not f.strip() for f in fields):
             continue
         if len(fields) != len(columns):
@@ -129,5 +135,11 @@ def _parse_number(field: str, column: str, source: str, line_no: int) -> float:
     if not math.isfinite(value):
         raise DataError(
             f"column {column}: {field.strip()!r} is not finite", source=source, line=line_no
+        )
+    if not 0 <= value <= MAX_VALUE:
+        raise DataError(
+            f"column {column}: {field.strip()!r} is out of range (0..{MAX_VALUE:g})",
+            source=source,
+            line=line_no,
         )
     return value

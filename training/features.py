@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from training import schema
+
+if TYPE_CHECKING:  # the server encodes numpy rows and never needs pandas
+    import pandas as pd
 
 _FORMAT_VERSION = 1
 

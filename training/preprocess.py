@@ -12,12 +12,17 @@ from training import schema, splits
 from training.features import FeatureTransform
 
 PREPROCESSING_JSON = "preprocessing.json"
+MIN_ROWS = 20
 
 
 def split_frame(
     frame: pd.DataFrame, *, validation_size: float = 0.15, test_size: float = 0.15, seed: int = 42
 ) -> dict[str, pd.DataFrame]:
     """Split rows into train/validation/test by fractions of the whole, reproducibly."""
+    if len(frame) < MIN_ROWS:
+        from training.errors import DataError
+
+        raise DataError(f"only {len(frame)} data rows; at least {MIN_ROWS} are needed to split")
     rest, test = train_test_split(frame, test_size=test_size, random_state=seed)
     train, validation = train_test_split(
         rest, test_size=validation_size / (1.0 - test_size), random_state=seed

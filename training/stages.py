@@ -115,7 +115,11 @@ def run_all_stages(
         output_root / "model",
         hp,
     )
-    run_evaluate(archive, output_root / splits.TEST, output_root / "evaluation")
+    try:
+        run_evaluate(archive, output_root / splits.TEST, output_root / "evaluation")
+    except BaseException:
+        archive.unlink(missing_ok=True)  # a failed job leaves no model behind
+        raise
 
 
 def run_training_job(hyperparameters_file: Path, channels_dir: Path, model_dir: Path) -> None:

@@ -7,48 +7,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import botocore.exceptions
 import pytest
 
-from deploy.invoke import ENCODED_ROW, RAW_ROW, invoke, runtime_client, wait_until_ready
-from tests.integration.dockerutil import free_port
+from deploy.invoke import ENCODED_ROW, RAW_ROW, invoke, runtime_client
 
 pytestmark = pytest.mark.integration
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def gateway_url(image: str, real_model_dir: Path) -> Iterator[str]:
-    gateway_port, endpoint_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "IMAGE": image,
-        "MODEL_DIR": str(real_model_dir),
-        "GATEWAY_PORT": str(gateway_port),
-        "ENDPOINT_PORT": str(endpoint_port),
-    }
-    compose = [
-        "docker-compose",
-        "-p",
-        f"abalone-test-{os.getpid()}",
-        "-f",
-        str(REPO / "docker-compose.yml"),
-    ]
-    subprocess.run([*compose, "up", "-d"], env=env, check=True, capture_output=True, timeout=180)
-    try:
-        url = f"http://127.0.0.1:{gateway_port}"
-        wait_until_ready(f"{url}/ping", timeout_s=120)  # polls; no fixed sleeps
-        yield url
-    finally:
-        subprocess.run(
-            [*compose, "down", "--remove-orphans", "--timeout", "30"],
-            env=env,
-            capture_output=True,
-            timeout=120,
-        )
 
 
 @pytest.mark.parametrize("endpoint_name", ["abalone-staging", "abalone-prod"])

@@ -27,7 +27,7 @@ def test_defaults():
     assert settings.model_dir == Path("/opt/ml/model")
     assert settings.port == 8080
     assert settings.workers == cpus
-    assert settings.threads == 1
+    assert settings.threads == 4
     assert settings.timeout_s == 60
     assert settings.keepalive_s == 75
     assert settings.default_accept == "text/csv"
