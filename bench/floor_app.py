@@ -1,0 +1,69 @@
+"""The framework floor: Flask under gunicorn with the real server's options, no model.
+
+`/invocations` reads the body the way the real server does and returns a constant, so its
+latency and throughput are what Flask + gunicorn + the network path cost on their own. It takes
+its gunicorn options from `container.server.gunicorn_options(ServingSettings.from_env())`, the
+same call the real server makes, and the benchmark runs it in the same image (entrypoint
+override, this package mounted read-only) and on the host the same way as the real server.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from flask import Flask, Response, request
+from gunicorn.app.base import BaseApplication
+
+from container.server import gunicorn_options
+from container.settings import ServingSettings
+
+CONSTANT = b"9.25\n"
+
+
+def create_app(limit: int) -> Flask:
+    app = Flask(__name__)
+
+    @app.route("/ping", methods=["GET", "POST"])
+    def ping() -> Response:
+        return Response(status=200)
+
+    @app.route("/invocations", methods=["POST"])
+    def invocations() -> Response:
+        request.stream.read(limit + 1)
+        return Response(CONSTANT, content_type="text/csv")
+
+    return app
+
+
+class FloorServer(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app: Flask, options: dict[str, Any]):
+        self._app = app
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self._app
+
+
+def main() -> int:
+    settings = ServingSettings.from_env()
+    logging.basicConfig(stream=sys.stdout, level=settings.log_level.upper())
+    logging.getLogger(__name__).info(
+        "framework floor on port %d: %d workers x %d threads",
+        settings.port,
+        settings.workers,
+        settings.threads,
+    )
+    FloorServer(create_app(settings.max_body_bytes), gunicorn_options(settings)).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

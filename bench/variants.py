@@ -1,0 +1,150 @@
+"""Server settings side by side (`python -m bench.variants`): the same image, model and loads,
+one container per variant (environment variables or Docker options only, no code change),
+interleaved over rounds, medians reported, next to the framework floor.
+
+Reads the model and payloads `make bench` wrote under build/bench/work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from bench import load, servers
+from bench.workload import Payload
+
+REPO = Path(__file__).resolve().parents[1]
+WORK = REPO / "build" / "bench" / "work"
+
+#: The serving process without scikit-learn and pandas: xgboost.compat imports sklearn when it
+#: is installed (the image has it for training), training.features imports pandas at the top;
+#: serving uses neither. sys.modules[name] = None makes the import fail, and xgboost then runs
+#: without its sklearn wrappers; pandas gets an empty stand-in (only annotations name it).
+NO_SKLEARN_PANDAS = (
+    "import sys, types; sys.modules['sklearn'] = None; "
+    "sys.modules['pandas'] = types.ModuleType('pandas'); "
+)
+#: gc.collect() + gc.freeze() in the gunicorn master after the model is loaded, before the
+#: workers fork: the collector never walks the import-time heap again, and copy-on-write pages
+#: stay shared.
+GC_FREEZE = (
+    "import gc, container.server as s; run = s.run; "
+    "s.run = lambda *a: (gc.collect(), gc.freeze(), run(*a))[-1]; "
+)
+SERVE = "import sys; from container.__main__ import main; sys.exit(main(['serve']))"
+
+
+def _python(code: str) -> dict[str, Any]:
+    return {"entrypoint": ["python", "-c", code + SERVE]}
+
+
+#: name -> (role, environment, docker options)
+VARIANTS: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {
+    "default": ("real", {}, {}),
+    "SERVE_ACCESS_LOG=false": ("real", {"SERVE_ACCESS_LOG": "false"}, {}),
+    "docker --log-driver none": ("real", {}, {"log_config": {"type": "none", "config": {}}}),
+    "SERVE_THREADS=2": ("real", {"SERVE_THREADS": "2"}, {}),
+    "1 worker": ("real", {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}, {}),
+    "3 workers": ("real", {"SAGEMAKER_MODEL_SERVER_WORKERS": "3"}, {}),
+    "no sklearn/pandas import": ("real", {}, _python(NO_SKLEARN_PANDAS)),
+    "gc.freeze() before fork": ("real", {}, _python(GC_FREEZE)),
+    "all three of the above": (
+        "real",
+        {"SERVE_ACCESS_LOG": "false"},
+        _python(NO_SKLEARN_PANDAS + GC_FREEZE),
+    ),
+    "framework floor": ("floor", {}, {}),
+}
+LOADS = (("csv1", 1), ("csv1", 8), ("csv1000", 4))
+
+
+def _payload(work: Path, name: str) -> Payload:
+    path = work / "payloads" / f"{name}.body"
+    rows = 1 if name.endswith("1") else 1000
+    return Payload(name, path, "text/csv", rows, "encoded", path.stat().st_size)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from container.settings import usable_cpus
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--image", default="abalone-byom:local")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=usable_cpus())
+    parser.add_argument("--only", nargs="*", help="variant names to run (default: all)")
+    parser.add_argument("--work", type=Path, default=WORK)
+    args = parser.parse_args(argv)
+    variants = {k: v for k, v in VARIANTS.items() if not args.only or k in args.only}
+    client = docker.from_env()
+    image = client.images.get(args.image).id
+    run_id = "variants-" + time.strftime("%Y%m%d-%H%M%S")
+    model_dir = (args.work / "model").resolve()
+    results: dict[tuple[str, str], list[load.LoadResult]] = {}
+    starts: dict[str, list[tuple[float, float]]] = {}
+    try:
+        for number in range(args.rounds):
+            names = list(variants)
+            names = names[number % len(names) :] + names[: number % len(names)]
+            for name in names:
+                role, env, options = variants[name]
+                server = servers.start_docker(
+                    client,
+                    image,
+                    role,
+                    model_dir,
+                    args.workers,
+                    "host",
+                    run_id,
+                    env=env,
+                    docker_options=options,
+                    name=name,
+                )
+                try:
+                    time.sleep(1)  # every worker up
+                    load.warm_up(server.url, _payload(args.work, "csv1"))
+                    idle = servers.memory(server.pids())["pss_mib"]
+                    starts.setdefault(name, []).append((server.cold_start_s, idle))
+                    for payload_name, connections in LOADS:
+                        payload = _payload(args.work, payload_name)
+                        load.warm_up(server.url, payload)
+                        outcome = load.run_wrk(
+                            server.url, payload, connections, args.duration, 100_000
+                        )
+                        results.setdefault((name, f"{payload_name} c{connections}"), []).append(
+                            outcome
+                        )
+                finally:
+                    server.stop()
+                print(f"round {number + 1}: {name} done", file=sys.stderr, flush=True)
+    finally:
+        servers.remove_leftovers(client, run_id)
+    columns = [f"{p} c{c}" for p, c in LOADS]
+    print(f"\nmedians of {args.rounds} rounds, {args.duration} s loads, {args.workers} workers")
+    print(
+        f"{'variant':<26}{'start s':>8}{'PSS MiB':>8}"
+        + "".join(f"{c + ' req/s':>16}{'p50':>8}{'p99':>8}" for c in columns)
+    )
+    for name in variants:
+        cells = []
+        for column in columns:
+            samples = results.get((name, column), [])
+            cells.append(
+                f"{statistics.median(s.req_per_s for s in samples):>16,.0f}"
+                f"{statistics.median(s.p50_ms for s in samples):>8.2f}"
+                f"{statistics.median(s.p99_ms for s in samples):>8.2f}"
+            )
+        start = statistics.median(s for s, _ in starts[name])
+        pss = statistics.median(m for _, m in starts[name])
+        print(f"{name:<26}{start:>8.2f}{pss:>8.0f}" + "".join(cells))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
