@@ -17,8 +17,11 @@ import os
 import shutil
 import tarfile
 import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Final
+
+from training import artifact
+from training.errors import DataError
 
 LATEST: Final = "latest"
 MODEL_DIR: Final = "model"
@@ -92,21 +95,11 @@ def read_version(version_dir: Path) -> dict[str, Any]:
 
 
 def unpack_model(archive: Path, model_dir: Path) -> None:
-    """Unpack the archive's top-level regular files; refuse entries that would leave model_dir.
-
-    (Written out rather than tarfile's filter="data": Debian's Python 3.11.2 lacks the filters.)
-    """
-    model_dir.mkdir(parents=True)
+    """Unpack a model archive (training.artifact's safe unpacking) into a new model_dir."""
     try:
-        with tarfile.open(archive) as tar:
-            for member in tar.getmembers():
-                name = PurePosixPath(member.name)
-                if name.is_absolute() or ".." in name.parts:
-                    raise RegistryError(f"{archive}: entry {member.name!r} leaves the model folder")
-                parts = [part for part in name.parts if part != "."]
-                source = tar.extractfile(member) if member.isfile() and len(parts) == 1 else None
-                if source is not None:
-                    (model_dir / parts[0]).write_bytes(source.read())
+        artifact.unpack_model(archive, model_dir)
+    except DataError as exc:  # already names the archive
+        raise RegistryError(f"cannot unpack: {exc}") from exc
     except (OSError, tarfile.TarError) as exc:
         raise RegistryError(f"cannot unpack {archive}: {exc}") from exc
     model_dir.chmod(0o755)

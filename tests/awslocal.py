@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -10,6 +9,8 @@ import time
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+
+LAUNCHER = Path(__file__).with_name("moto_launcher.py")
 
 
 def _free_port() -> int:
@@ -45,12 +46,9 @@ class MotoServer:
         self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> MotoServer:
-        executable = Path(sys.executable).with_name("moto_server")
-        command = str(executable) if executable.exists() else shutil.which("moto_server")
-        if command is None:
-            raise RuntimeError("moto_server not found: install moto[server] (make install)")
+        # moto_server, with the one CloudFormation fix described in moto_launcher.py.
         self._process = subprocess.Popen(
-            [command, "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, str(LAUNCHER), "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -6,7 +6,6 @@ Generic on purpose: other test folders add their own conftest.py for what only t
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +13,7 @@ import docker
 import pandas as pd
 import pytest
 
-from deploy.invoke import wait_until_ready
-from tests.integration.dockerutil import free_port
+from tests.integration.dockerutil import compose_stack
 from training import workflow
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -175,30 +173,6 @@ def real_model_dir(tmp_path_factory: pytest.TempPathFactory, data_path: str) -> 
 
 @pytest.fixture(scope="session")
 def gateway_url(image: str, real_model_dir: Path) -> Iterator[str]:
-    gateway_port, endpoint_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "IMAGE": image,
-        "MODEL_DIR": str(real_model_dir),
-        "GATEWAY_PORT": str(gateway_port),
-        "ENDPOINT_PORT": str(endpoint_port),
-    }
-    compose = [
-        "docker-compose",
-        "-p",
-        f"abalone-test-{os.getpid()}",
-        "-f",
-        str(REPO_ROOT / "docker-compose.yml"),
-    ]
-    subprocess.run([*compose, "up", "-d"], env=env, check=True, capture_output=True, timeout=180)
-    try:
-        url = f"http://127.0.0.1:{gateway_port}"
-        wait_until_ready(f"{url}/ping", timeout_s=120)  # polls; no fixed sleeps
+    """The compose stack serving the real-data model, behind its runtime gateway."""
+    with compose_stack(image, real_model_dir, f"abalone-test-{os.getpid()}") as url:
         yield url
-    finally:
-        subprocess.run(
-            [*compose, "down", "--remove-orphans", "--timeout", "30"],
-            env=env,
-            capture_output=True,
-            timeout=120,
-        )

@@ -3,50 +3,21 @@ test) with boto3 pointed at it, and helpers that build real model packages in it
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.integration.dockerutil import free_port, poll
-
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 GROUP = "abalone"
-#: moto_server, with the change-set outputs fix described in the file.
-LAUNCHER = Path(__file__).with_name("moto_launcher.py")
 
 
 @pytest.fixture(scope="session")
-def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("moto") / "moto_server.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, str(LAUNCHER), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        if server.poll() is not None:
-            raise AssertionError(f"moto_server exited: {log_path.read_text()[-2000:]}")
-        try:
-            return requests.get(f"{url}/moto-api/", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    try:
-        poll(answers, 30, "moto_server to answer")
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+def moto_url(moto_server_url: str) -> str:
+    """The session's moto_server (tests/conftest.py), shared with the other test folders."""
+    return moto_server_url
 
 
 @pytest.fixture()

@@ -9,27 +9,14 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.integration.dockerutil import Served, run_image
+from tests.integration.dockerutil import Served, run_image, serving_containers
 
 
 @pytest.fixture()
 def serve(docker_client: docker.DockerClient, image: str, real_model_dir: Path) -> Iterator:
     """Factory: start `serve` with extra docker options; every container is removed afterwards."""
-    started: list[Served] = []
-
-    def start(*, model_dir: Path | None = real_model_dir, wait: bool = True, **options) -> Served:
-        volumes = options.pop("volumes", {})
-        if model_dir is not None:
-            volumes[str(model_dir)] = {"bind": "/opt/ml/model", "mode": "ro"}
-        served = run_image(docker_client, image, "serve", volumes=volumes, **options)
-        started.append(served)
-        if wait:
-            served.wait_ready()
-        return served
-
-    yield start
-    for served in started:
-        served.container.remove(force=True)
+    with serving_containers(docker_client, image, real_model_dir) as start:
+        yield start
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import docker
 import requests
 from docker.models.containers import Container
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -68,3 +74,59 @@ def run_image(
     ports = options.pop("ports", {f"{port}/tcp": ("127.0.0.1", host_port)})
     container = client.containers.run(image, list(args), detach=True, ports=ports, **options)
     return Served(container=container, url=f"http://127.0.0.1:{host_port}")
+
+
+@contextlib.contextmanager
+def serving_containers(
+    client: docker.DockerClient, image: str, default_model_dir: Path | None
+) -> Iterator[Callable[..., Served]]:
+    """Yield `start(model_dir=..., wait=True, **docker options)`, which runs `serve` with the
+    model mounted read-only as SageMaker mounts it; every container is removed on exit."""
+    started: list[Served] = []
+
+    def start(
+        *, model_dir: Path | None = default_model_dir, wait: bool = True, **options: Any
+    ) -> Served:
+        volumes = options.pop("volumes", {})
+        if model_dir is not None:
+            volumes[str(model_dir)] = {"bind": "/opt/ml/model", "mode": "ro"}
+        served = run_image(client, image, "serve", volumes=volumes, **options)
+        started.append(served)
+        if wait:
+            served.wait_ready()
+        return served
+
+    try:
+        yield start
+    finally:
+        for served in started:
+            served.container.remove(force=True)
+
+
+@contextlib.contextmanager
+def compose_stack(image: str, model_dir: Path, project: str) -> Iterator[str]:
+    """The repository's docker-compose.yml on free ports; yield the runtime gateway's URL once it
+    answers (polled), and take the stack down on exit."""
+    from deploy.invoke import wait_until_ready
+
+    gateway_port, endpoint_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "IMAGE": image,
+        "MODEL_DIR": str(model_dir),
+        "GATEWAY_PORT": str(gateway_port),
+        "ENDPOINT_PORT": str(endpoint_port),
+    }
+    compose = ["docker-compose", "-p", project, "-f", str(REPO_ROOT / "docker-compose.yml")]
+    subprocess.run([*compose, "up", "-d"], env=env, check=True, capture_output=True, timeout=180)
+    try:
+        url = f"http://127.0.0.1:{gateway_port}"
+        wait_until_ready(f"{url}/ping", timeout_s=120)
+        yield url
+    finally:
+        subprocess.run(
+            [*compose, "down", "--remove-orphans", "--timeout", "30"],
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from pipelines import registry
+from tests.integration.dockerutil import compose_stack
 from tests.pipelines.conftest import REPO
 from training import report, schema
 
@@ -165,8 +166,7 @@ def test_local_mode_leaves_no_containers_or_job_folders(passed, failed, workspac
 def test_the_compose_endpoint_serves_the_gated_model(passed, failed, workspace, image):
     from container.invocations import predict_payload
     from container.model import load_model
-    from deploy.invoke import RAW_ROW, invoke, runtime_client, wait_until_ready
-    from tests.pipelines.conftest import free_port
+    from deploy.invoke import RAW_ROW, invoke, runtime_client
 
     gated = passed.outputs / "Train" / "model" / schema.MODEL_ARCHIVE_FILENAME
     rejected = failed.outputs / "Train" / "model" / schema.MODEL_ARCHIVE_FILENAME
@@ -183,31 +183,6 @@ def test_the_compose_endpoint_serves_the_gated_model(passed, failed, workspace, 
 
     expected, not_expected = predicted(model_dir), predicted(workspace / "rejected-model")
     assert expected != pytest.approx(not_expected), "the rejected model must answer differently"
-    gateway_port, endpoint_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "IMAGE": image,
-        "MODEL_DIR": str(model_dir),
-        "GATEWAY_PORT": str(gateway_port),
-        "ENDPOINT_PORT": str(endpoint_port),
-    }
-    compose = [
-        "docker-compose",
-        "-p",
-        f"abalone-pipeline-test-{os.getpid()}",
-        "-f",
-        str(REPO / "docker-compose.yml"),
-    ]
-    subprocess.run([*compose, "up", "-d"], env=env, check=True, capture_output=True, timeout=180)
-    try:
-        url = f"http://127.0.0.1:{gateway_port}"
-        wait_until_ready(f"{url}/ping", timeout_s=120)
+    with compose_stack(image, model_dir, f"abalone-pipeline-test-{os.getpid()}") as url:
         served = invoke(runtime_client(url), "abalone-staging", RAW_ROW)
-    finally:
-        subprocess.run(
-            [*compose, "down", "--remove-orphans", "--timeout", "30"],
-            env=env,
-            capture_output=True,
-            timeout=120,
-        )
     assert float(served) == pytest.approx(expected)

@@ -61,7 +61,7 @@ def test_refuses_an_archive_that_leaves_the_model_folder(tmp_path, model_files):
     _, evaluation = model_files
     bad = make_archive(tmp_path / "bad.tar.gz", {"../escape": b"x"})
     root = tmp_path / "registry"
-    with pytest.raises(registry.RegistryError, match="leaves the model folder"):
+    with pytest.raises(registry.RegistryError, match="outside the model"):
         registry.record(root, model_archive=bad, evaluation=evaluation, facts={})
     assert registry.versions(root) == []
     assert registry.latest_version(root) is None

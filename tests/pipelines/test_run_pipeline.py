@@ -19,49 +19,20 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.pipelines.conftest import BUCKET, IMAGE_URI, ROLE, build_definition, free_port, offline
+from tests.pipelines.conftest import BUCKET, IMAGE_URI, ROLE, build_definition, offline
 
 PIPELINE_FLAGS = ["--role-arn", ROLE, "--image-uri", IMAGE_URI, "--bucket", BUCKET]
 
 
-@pytest.fixture(scope="module")
-def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto_server process on a free port, polled until it answers; stopped afterwards."""
-    port = free_port()
-    server = Path(sys.executable).with_name("moto_server")
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
-    process = subprocess.Popen(
-        [str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while not _answers(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"moto_server did not start (exit code {process.poll()})")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/moto-api/", timeout=1).status_code < 500
-    except requests.ConnectionError:
-        return False
+@pytest.fixture(scope="session")
+def moto_url(moto_server_url: str) -> str:
+    """The session's moto_server (tests/conftest.py), shared with the other test folders."""
+    return moto_server_url
 
 
 @pytest.fixture

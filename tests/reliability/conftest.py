@@ -11,7 +11,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.integration.dockerutil import Served, run_image
+from tests.integration.dockerutil import serving_containers
 
 
 @pytest.fixture(scope="session")
@@ -29,18 +29,5 @@ def served_model_dir(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture()
 def launch(docker_client: docker.DockerClient, image: str, served_model_dir: Path) -> Iterator:
     """Factory: run `serve` with docker options (model_dir=None mounts nothing)."""
-    started: list[Served] = []
-
-    def start(*, model_dir: Path | None = served_model_dir, wait: bool = True, **options) -> Served:
-        volumes = options.pop("volumes", {})
-        if model_dir is not None:
-            volumes[str(model_dir)] = {"bind": "/opt/ml/model", "mode": "ro"}
-        served = run_image(docker_client, image, "serve", volumes=volumes, **options)
-        started.append(served)
-        if wait:
-            served.wait_ready()
-        return served
-
-    yield start
-    for served in started:
-        served.container.remove(force=True)
+    with serving_containers(docker_client, image, served_model_dir) as start:
+        yield start

@@ -6,7 +6,7 @@ shows no Outputs, and an unchanged re-deploy after a parameter change is not see
 After execute_change_set this refreshes the stack's template, parameters and outputs (what
 create_stack/update_stack already do in moto). Nothing else is changed.
 
-Usage: python tests/deploy/moto_launcher.py -H 127.0.0.1 -p PORT   (moto_server's arguments)
+Usage: python tests/moto_launcher.py -H 127.0.0.1 -p PORT   (moto_server's arguments)
 """
 
 from __future__ import annotations
