@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
 
 from flask import Flask, Response, request
-from gunicorn.app.base import BaseApplication
 
-from container.server import gunicorn_options
+from container.server import GunicornServer, gunicorn_options
 from container.settings import ServingSettings
 
 CONSTANT = b"9.25\n"
@@ -37,21 +35,6 @@ def create_app(limit: int) -> Flask:
     return app
 
 
-class FloorServer(BaseApplication):  # type: ignore[misc]
-    def __init__(self, app: Flask, options: dict[str, Any]):
-        self._app = app
-        self._options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self._options.items():
-            if key in self.cfg.settings:
-                self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        return self._app
-
-
 def main() -> int:
     settings = ServingSettings.from_env()
     logging.basicConfig(stream=sys.stdout, level=settings.log_level.upper())
@@ -61,7 +44,7 @@ def main() -> int:
         settings.workers,
         settings.threads,
     )
-    FloorServer(create_app(settings.max_body_bytes), gunicorn_options(settings)).run()
+    GunicornServer(create_app(settings.max_body_bytes), gunicorn_options(settings)).run()
     return 0
 
 

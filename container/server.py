@@ -43,10 +43,11 @@ def gunicorn_options(settings: ServingSettings) -> dict[str, Any]:
     }
 
 
-class _Server(BaseApplication):  # type: ignore[misc]
-    def __init__(self, app: Flask, state: ModelState, options: dict[str, Any]):
+class GunicornServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn running an already-built WSGI app with the given options and server hooks."""
+
+    def __init__(self, app: Flask, options: dict[str, Any]):
         self._app = app
-        self._state = state
         self._options = options
         super().__init__()
 
@@ -54,21 +55,22 @@ class _Server(BaseApplication):  # type: ignore[misc]
         for key, value in self._options.items():
             if key in self.cfg.settings:
                 self.cfg.set(key, value)
-        state = self._state
-        access_log = accesslog.install(ACCESS_LOGGER)
-
-        def post_worker_init(_worker: Any) -> None:
-            access_log.start()
-            state.warm_up()
-
-        def worker_exit(_arbiter: Any, _worker: Any) -> None:
-            access_log.flush_now()  # no request line is lost on a graceful exit
-
-        self.cfg.set("post_worker_init", post_worker_init)
-        self.cfg.set("worker_exit", worker_exit)
 
     def load(self) -> Flask:
         return self._app
+
+
+def _worker_hooks(state: ModelState) -> dict[str, Any]:
+    access_log = accesslog.install(ACCESS_LOGGER)
+
+    def post_worker_init(_worker: Any) -> None:
+        access_log.start()
+        state.warm_up()
+
+    def worker_exit(_arbiter: Any, _worker: Any) -> None:
+        access_log.flush_now()  # no request line is lost on a graceful exit
+
+    return {"post_worker_init": post_worker_init, "worker_exit": worker_exit}
 
 
 def run(settings: ServingSettings, app: Flask, state: ModelState) -> None:
@@ -84,4 +86,4 @@ def run(settings: ServingSettings, app: Flask, state: ModelState) -> None:
         settings.max_rows,
         " (batch)" if settings.batch else "",
     )
-    _Server(app, state, gunicorn_options(settings)).run()
+    GunicornServer(app, {**gunicorn_options(settings), **_worker_hooks(state)}).run()

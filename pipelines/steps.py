@@ -24,6 +24,7 @@ from sagemaker.core.workflow.execution_variables import ExecutionVariables
 from sagemaker.core.workflow.functions import Join
 from sagemaker.mlops.workflow import ModelStep, ProcessingStep, TrainingStep
 
+from container import codecs
 from training import paths, schema
 
 if TYPE_CHECKING:
@@ -54,9 +55,9 @@ EVALUATION: Final = "evaluation"
 #: without a ContainerEntrypoint (KeyError 'entrypoint' in sagemaker 3.27).
 IMAGE_ENTRYPOINT: Final = ("python", "-m", "container")
 
-#: What the image's server reads and writes (README, "Serving").
-CONTENT_TYPES: Final = ("text/csv", "application/json", "application/jsonlines", "text/libsvm")
-RESPONSE_TYPES: Final = ("text/csv", "application/json", "application/jsonlines")
+#: What the image's server reads and writes: its codec registries, the one source of truth.
+CONTENT_TYPES: Final = tuple(codecs.DECODERS)
+RESPONSE_TYPES: Final = tuple(codecs.ENCODERS)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from bench import floor, report, servers
-from bench.floor_app import CONSTANT, FloorServer, create_app
-from container.server import gunicorn_options
+from bench.floor_app import CONSTANT, create_app
+from container.server import GunicornServer, gunicorn_options
 from container.settings import ServingSettings
 from tests.conftest import REPO_ROOT, default_data_file
 
@@ -116,7 +116,7 @@ def test_the_framework_floor_app_reads_the_body_and_returns_a_constant() -> None
 
 def test_the_framework_floor_runs_under_the_real_servers_gunicorn_options() -> None:
     settings = ServingSettings(workers=3, threads=2, port=9999)
-    server = FloorServer(create_app(limit=1024), gunicorn_options(settings))
+    server = GunicornServer(create_app(limit=1024), gunicorn_options(settings))
     assert server.cfg.worker_class_str == "gthread"
     assert server.cfg.workers == 3
     assert server.cfg.threads == 2

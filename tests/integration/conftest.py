@@ -9,7 +9,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.integration.dockerutil import Served, run_image, serving_containers
+from tests.integration.dockerutil import Served, serving_containers
 
 
 @pytest.fixture()
@@ -24,10 +24,5 @@ def endpoint(
     docker_client: docker.DockerClient, image: str, real_model_dir: Path
 ) -> Iterator[Served]:
     """One shared, default `serve` container for the read-only request tests."""
-    volumes = {str(real_model_dir): {"bind": "/opt/ml/model", "mode": "ro"}}
-    served = run_image(docker_client, image, "serve", volumes=volumes)
-    try:
-        served.wait_ready()
-        yield served
-    finally:
-        served.container.remove(force=True)
+    with serving_containers(docker_client, image, real_model_dir) as start:
+        yield start()

@@ -160,15 +160,10 @@ extra_headers = st.one_of(
 
 @pytest.fixture(scope="module")
 def fuzz_target(docker_client, image, served_model_dir) -> Iterator[Served]:
-    from tests.integration.dockerutil import run_image
+    from tests.integration.dockerutil import serving_containers
 
-    volumes = {str(served_model_dir): {"bind": "/opt/ml/model", "mode": "ro"}}
-    served = run_image(docker_client, image, "serve", volumes=volumes)
-    try:
-        served.wait_ready()
-        yield served
-    finally:
-        served.container.remove(force=True)
+    with serving_containers(docker_client, image, served_model_dir) as start:
+        yield start()
 
 
 def check_answer(response: requests.Response) -> None:
