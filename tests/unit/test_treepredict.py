@@ -66,3 +66,34 @@ def test_predictor_uses_the_walker_for_small_batches_only(predictor):
         np.testing.assert_array_max_ulp(
             predictor.predict(batch), predictor.booster.inplace_predict(batch), maxulp=1
         )
+
+
+def _lossguide(max_leaves: int) -> xgb.Booster:
+    """Trees of exactly max_leaves leaves, as deep as they grow (the limit is on leaves)."""
+    x = _data(3000, missing=0.05)
+    params = {
+        "grow_policy": "lossguide",
+        "max_leaves": max_leaves,
+        "max_depth": 0,
+        "tree_method": "hist",
+        "min_child_weight": 0,
+        "seed": 1,
+    }
+    return xgb.train(params, xgb.DMatrix(x, label=RNG.normal(size=3000)), num_boost_round=3)
+
+
+def test_walker_handles_trees_of_64_leaves_and_single_leaf_trees():
+    full = _lossguide(64)
+    assert {t.count("leaf=") for t in full.get_dump()} == {64}
+    # A large gamma prunes many trees down to a single leaf, which must still be added.
+    pruned = _booster("reg:squarederror", max_depth=4, gamma=3)
+    assert 1 in {t.count("leaf=") for t in pruned.get_dump()}
+    for booster in (full, pruned):
+        walker = compile_trees(booster)
+        assert walker is not None
+        x = _data(64, missing=0.2)
+        np.testing.assert_array_max_ulp(walker.predict(x), booster.inplace_predict(x), maxulp=1)
+
+
+def test_walker_declines_trees_with_more_than_64_leaves():
+    assert compile_trees(_lossguide(65)) is None
