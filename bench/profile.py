@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import dataclasses
 import io
-import logging
 import os
 import pstats
 import sys
@@ -116,25 +114,23 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.floor_app import create_app as create_floor_app
     from container.__main__ import configure_logging
+    from container.accesslog import AccessLog
     from container.app import ModelState, create_app
     from container.model import load_model
     from container.settings import ServingSettings
 
-    # The access log goes where the server's goes (stdout), here /dev/null: the formatting and
-    # the write are counted, the terminal is not.
-    devnull = open(os.devnull, "w")  # noqa: SIM115 - open for the life of the process
-    stdout, sys.stdout = sys.stdout, devnull
+    # The access log the server writes (buffered, timer-flushed), here into /dev/null: the
+    # formatting and writes count, the terminal does not.
     configure_logging("info")
-    sys.stdout = stdout
+    access_log = AccessLog(open(os.devnull, "w"))  # noqa: SIM115 - open for the life of the run
+    access_log.start()
 
     predictor = load_model(args.work / "model")
     state = ModelState(predictor=predictor, ready=True)
     settings = ServingSettings(model_dir=args.work / "model")
     apps = {
-        "real app, access log on": create_app(settings, state),
-        "real app, access log off": create_app(
-            dataclasses.replace(settings, access_log=False), state
-        ),
+        "real app, access log on": create_app(settings, state, access_log),
+        "real app, access log off": create_app(settings, state),
         "framework floor app": create_floor_app(settings.max_body_bytes),
     }
     print("Per-request cost in one process, one core (ms, median of blocks)\n")
@@ -155,7 +151,6 @@ def main(argv: list[str] | None = None) -> int:
             + "".join(f"{v * 1000:>11.3f}" for v in stages.values())
             + "".join(f"{v * 1000:>26.3f}" for v in wsgi.values())
         )
-    logging.getLogger().handlers[0].flush()
 
     body = (args.work / "payloads" / "csv1.body").read_bytes()
     call = _wsgi_caller(apps["real app, access log on"], body, "text/csv")

@@ -42,6 +42,7 @@ def serve() -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     keep_training_libraries_out()
     from container import server
+    from container.accesslog import AccessLog
     from container.app import ModelState, create_app
     from container.model import ModelLoadError, load_model
     from container.settings import ServingSettings, SettingsError
@@ -59,7 +60,8 @@ def serve() -> int:
         log.error("cannot serve: %s", exc)
         return 1
     state = ModelState(predictor=predictor)
-    server.run(settings, create_app(settings, state), state)
+    access_log = AccessLog.to_stdout() if settings.logs_requests else None
+    server.run(settings, create_app(settings, state, access_log), state, access_log)
     return 0
 
 

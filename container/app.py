@@ -9,23 +9,32 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+import weakref
+from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.wsgi import get_content_length, get_input_stream
 
+from container.accesslog import AccessLog
 from container.codecs import Limits
 from container.errors import ModelNotReady, PayloadTooLarge, RequestTimeout, ServingError
 from container.invocations import predict_payload
 from container.model import Predictor
 from container.settings import ServingSettings
 
-ACCESS_LOGGER = "container.access"
-log = logging.getLogger(ACCESS_LOGGER)
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 INFERENCE_ID = "X-Amzn-SageMaker-Inference-Id"
+CUSTOM_ATTRIBUTES_ENVIRON = "HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES"
+INFERENCE_ID_ENVIRON = "HTTP_X_AMZN_SAGEMAKER_INFERENCE_ID"
+#: Where /invocations leaves the row count for the request log.
+ROWS_KEY = "container.rows"
 
 
 @dataclass
@@ -58,28 +67,42 @@ class BodyDeadlines:
     """Cuts off clients that trickle their body: past the deadline the socket's read side is shut,
     so the thread blocked reading it wakes up and answers 408 instead of being held indefinitely.
 
-    One daemon thread per worker process, started on first use (after gunicorn forks).
+    One daemon thread per worker process, started on first use (after gunicorn forks: threads
+    do not survive a fork, so a forked child starts its own).
     """
 
     def __init__(self, interval_s: float = 0.2):
         self._interval_s = interval_s
         self._lock = threading.Lock()
         self._watches: set[_Watch] = set()
-        self._pid: int | None = None
+        self._running = False
+        this = weakref.ref(self)  # the hook must not keep every app's deadlines alive
 
-    @contextmanager
-    def watch(self, sock: socket.socket, timeout_s: float) -> Iterator[_Watch]:
+        def after_fork() -> None:
+            deadlines = this()
+            if deadlines is not None:
+                deadlines._reset()
+
+        os.register_at_fork(after_in_child=after_fork)
+
+    def _reset(self) -> None:
+        """In a forked child: no watcher thread yet, no parent's lock state or sockets."""
+        self._running = False
+        self._lock = threading.Lock()
+        self._watches = set()
+
+    def start(self, sock: socket.socket, timeout_s: float) -> _Watch:
         watch = _Watch(sock, time.monotonic() + timeout_s)
         with self._lock:
-            if self._pid != os.getpid():  # first use in this (forked) process
-                self._pid = os.getpid()
+            if not self._running:
+                self._running = True
                 threading.Thread(target=self._run, name="body-deadlines", daemon=True).start()
             self._watches.add(watch)
-        try:
-            yield watch
-        finally:
-            with self._lock:  # once released, the watcher can no longer touch this socket
-                self._watches.discard(watch)
+        return watch
+
+    def stop(self, watch: _Watch) -> None:
+        with self._lock:  # once released, the watcher can no longer touch this socket
+            self._watches.discard(watch)
 
     def _run(self) -> None:
         while True:
@@ -92,7 +115,10 @@ class BodyDeadlines:
                         watch.sock.shutdown(socket.SHUT_RD)
 
 
-def create_app(settings: ServingSettings, state: ModelState) -> Flask:
+def create_app(
+    settings: ServingSettings, state: ModelState, access_log: AccessLog | None = None
+) -> Flask:
+    """The app; with an access log, one line per request goes to it (see RequestLog)."""
     app = Flask(__name__)
     limits = Limits(max_rows=settings.max_rows, max_json_depth=settings.max_json_depth)
     deadlines = BodyDeadlines()
@@ -114,46 +140,53 @@ def create_app(settings: ServingSettings, state: ModelState) -> Flask:
     def invocations() -> Response:
         if not state.ready or state.predictor is None:
             raise ModelNotReady(state.error or "model is still loading")
+        # The environ, not request.headers: one dict lookup each instead of a header object
+        # (this route is the hot path; see bench/profile.py).
+        environ = request.environ
         result = predict_payload(
-            _read_body_in_time(settings, deadlines),
-            request.headers.get("Content-Type"),
-            request.headers.get("Accept"),
+            _read_body_in_time(environ, settings, deadlines),
+            environ.get("CONTENT_TYPE"),
+            environ.get("HTTP_ACCEPT"),
             state.predictor,
             settings.default_accept,
             limits,
         )
-        g.rows = result.rows
+        environ[ROWS_KEY] = result.rows
         return Response(result.body, content_type=result.media_type)
 
     _register_error_handlers(app)
-    _register_request_log(app, settings)
+    app.wsgi_app = RequestLog(app.wsgi_app, access_log)  # type: ignore[method-assign]
     return app
 
 
-def _read_body_in_time(settings: ServingSettings, deadlines: BodyDeadlines) -> bytes:
+def _read_body_in_time(
+    environ: dict[str, Any], settings: ServingSettings, deadlines: BodyDeadlines
+) -> bytes:
     """The body, read within settings.body_timeout_s when served by gunicorn (its socket is in
     the environ); 408 when the client is slower than that."""
-    sock = request.environ.get("gunicorn.socket")
+    sock = environ.get("gunicorn.socket")
     if not isinstance(sock, socket.socket):
-        return _read_body(settings.max_body_bytes)
-    with deadlines.watch(sock, settings.body_timeout_s) as watch:
-        try:
-            body = _read_body(settings.max_body_bytes)
-        except Exception:
-            if watch.expired:
-                raise RequestTimeout(settings.body_timeout_s) from None
-            raise
+        return _read_body(environ, settings.max_body_bytes)
+    watch = deadlines.start(sock, settings.body_timeout_s)
+    try:
+        body = _read_body(environ, settings.max_body_bytes)
+    except Exception:
+        if watch.expired:
+            raise RequestTimeout(settings.body_timeout_s) from None
+        raise
+    finally:
+        deadlines.stop(watch)
     if watch.expired:
         raise RequestTimeout(settings.body_timeout_s)
     return body
 
 
-def _read_body(limit: int) -> bytes:
+def _read_body(environ: dict[str, Any], limit: int) -> bytes:
     """Read at most `limit` bytes; a body declared larger is refused before it is read."""
-    length = request.content_length
+    length = get_content_length(environ)
     if length is not None and length > limit:
         raise PayloadTooLarge(limit)
-    body = request.stream.read(limit + 1)
+    body = get_input_stream(environ).read(limit + 1)
     if len(body) > limit:
         raise PayloadTooLarge(limit)
     return body
@@ -180,25 +213,38 @@ def _register_error_handlers(app: Flask) -> None:
         return _error_response(500, "internal error while predicting; see the endpoint's logs")
 
 
-def _register_request_log(app: Flask, settings: ServingSettings) -> None:
-    @app.before_request
-    def start_timer() -> None:
-        g.started = time.perf_counter()
+class RequestLog:
+    """WSGI middleware around the Flask app: one access-log line per request (not /ping), and
+    SageMaker's custom attributes echoed on every response, errors included.
 
-    @app.after_request
-    def finish(response: Response) -> Response:
-        attributes = request.headers.get(CUSTOM_ATTRIBUTES)
-        if attributes is not None:
-            response.headers[CUSTOM_ATTRIBUTES] = attributes
-        if settings.access_log and request.path != "/ping":
-            elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-            log.info(
-                "%s %s %d %.2fms rows=%s inference_id=%s",
-                request.method,
-                request.path,
-                response.status_code,
-                elapsed_ms,
-                g.get("rows", "-"),
-                request.headers.get(INFERENCE_ID, "-"),
+    Middleware rather than before/after_request hooks: it runs once per request without Flask's
+    hook dispatch, `g` or header objects, and it times the whole request, Flask included.
+    """
+
+    def __init__(self, app: WSGIApplication, access_log: AccessLog | None):
+        self._app = app
+        self._access_log = access_log
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        attributes = environ.get(CUSTOM_ATTRIBUTES_ENVIRON)
+        status = ["-"]
+
+        def respond(code: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            status[0] = code[:3]
+            if attributes is not None:
+                headers.append((CUSTOM_ATTRIBUTES, attributes))
+            return start_response(code, headers, exc_info)
+
+        body = self._app(environ, respond)
+        path = environ.get("PATH_INFO", "")
+        if self._access_log is not None and path != "/ping":
+            self._access_log.request(
+                environ.get("REQUEST_METHOD", "-"),
+                path,
+                status[0],
+                (time.perf_counter() - started) * 1000,
+                environ.get(ROWS_KEY, "-"),
+                environ.get(INFERENCE_ID_ENVIRON, "-"),
             )
-        return response
+        return body

@@ -6,6 +6,7 @@ abalone rows); encoders turn predictions into a body. Lookups that miss become 4
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -54,6 +55,9 @@ class Rows:
         return int(self.values.shape[0])
 
 
+# Headers repeat from request to request: remember the last few answers (bounded, since header
+# values come from clients). Errors are not cached: they are raised again each time.
+@functools.lru_cache(maxsize=64)
 def normalize_media_type(value: str) -> str:
     media_type = value.split(";", 1)[0].strip().lower()
     return _ALIASES.get(media_type, media_type)
@@ -163,6 +167,10 @@ def decode_csv(body: bytes, limits: Limits = DEFAULT_LIMITS) -> Rows:
     return rows_from_cells([line.split(",") for line in lines])
 
 
+_FEW_ROWS: Final = 8
+_INF: Final = float("inf")
+
+
 def _numeric_csv(lines: list[str], width: int) -> np.ndarray | None:
     """The hot path: one split and one vectorised parse. None sends the body down the checked
     path, which names the row and column of whatever stopped this one."""
@@ -170,6 +178,11 @@ def _numeric_csv(lines: list[str], width: int) -> np.ndarray | None:
     if len(cells) != len(lines) * width:
         return None
     try:
+        if len(lines) <= _FEW_ROWS:  # Python's float() (numpy's own rules) skips numpy's setup
+            numbers = list(map(float, cells))
+            if _INF in numbers or -_INF in numbers:
+                return None
+            return np.array(numbers).reshape(len(lines), width)
         values = np.array(cells, dtype=np.float64).reshape(len(lines), width)
     except ValueError:
         return None
@@ -339,6 +352,7 @@ ENCODERS: Final[dict[str, Callable[[np.ndarray], bytes]]] = {
 }
 
 
+@functools.lru_cache(maxsize=64)
 def choose_accept(accept: str | None, default: str) -> str:
     """Pick the output type from an Accept header (q-values honoured); 406 if none fits."""
     if not accept or not accept.strip():

@@ -13,8 +13,8 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from container import accesslog
-from container.app import ACCESS_LOGGER, ModelState
+from container.accesslog import AccessLog
+from container.app import ModelState
 from container.settings import GRACEFUL_TIMEOUT_S, ServingSettings
 
 log = logging.getLogger(__name__)
@@ -60,20 +60,22 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         return self._app
 
 
-def _worker_hooks(state: ModelState) -> dict[str, Any]:
-    access_log = accesslog.install(ACCESS_LOGGER)
-
+def _worker_hooks(state: ModelState, access_log: AccessLog | None) -> dict[str, Any]:
     def post_worker_init(_worker: Any) -> None:
-        access_log.start()
+        if access_log is not None:
+            access_log.start()
         state.warm_up()
 
     def worker_exit(_arbiter: Any, _worker: Any) -> None:
-        access_log.flush_now()  # no request line is lost on a graceful exit
+        if access_log is not None:
+            access_log.flush_now()  # no request line is lost on a graceful exit
 
     return {"post_worker_init": post_worker_init, "worker_exit": worker_exit}
 
 
-def run(settings: ServingSettings, app: Flask, state: ModelState) -> None:
+def run(
+    settings: ServingSettings, app: Flask, state: ModelState, access_log: AccessLog | None
+) -> None:
     """Serve until SIGTERM (graceful: in-flight requests finish) or SIGINT."""
     log.info(
         "serving %s on port %d: %d workers x %d threads, timeout %ds, body limit %d MiB, %d rows%s",
@@ -86,4 +88,4 @@ def run(settings: ServingSettings, app: Flask, state: ModelState) -> None:
         settings.max_rows,
         " (batch)" if settings.batch else "",
     )
-    GunicornServer(app, {**gunicorn_options(settings), **_worker_hooks(state)}).run()
+    GunicornServer(app, {**gunicorn_options(settings), **_worker_hooks(state, access_log)}).run()

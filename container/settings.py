@@ -82,6 +82,11 @@ class ServingSettings:
     def max_body_bytes(self) -> int:
         return self.max_payload_mb * MIB
 
+    @property
+    def logs_requests(self) -> bool:
+        """Request lines are info lines: on when SERVE_ACCESS_LOG is and the level shows info."""
+        return self.access_log and self.log_level in ("debug", "info")
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServingSettings:
         """Build settings from the environment (os.environ by default); SettingsError if invalid."""

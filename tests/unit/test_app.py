@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
-import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
+from container.accesslog import AccessLog
 from container.app import CUSTOM_ATTRIBUTES, INFERENCE_ID, ModelState, create_app
 from container.model import Predictor
 from container.settings import MIB, ServingSettings
@@ -478,23 +482,58 @@ def test_execution_parameters_answer_while_not_ready(settings):
     assert response.status_code == 200
 
 
-def test_access_log_line_per_invocation(client, raw_csv, caplog: pytest.LogCaptureFixture):
-    with caplog.at_level(logging.INFO, logger="container.access"):
-        client.post(
-            "/invocations", data=raw_csv, content_type="text/csv", headers={INFERENCE_ID: "inf-42"}
-        )
-        client.get("/ping")
-    lines = [r.getMessage() for r in caplog.records if r.name == "container.access"]
-    assert len(lines) == 1
-    assert lines[0].startswith("POST /invocations 200 ")
-    assert f"rows={N_ROWS}" in lines[0]
-    assert "inference_id=inf-42" in lines[0]
+def _logged_app(settings: ServingSettings, predictor: Predictor) -> tuple[Any, io.StringIO]:
+    stream = io.StringIO()
+    app = create_app(settings, ModelState(predictor=predictor, ready=True), AccessLog(stream))
+    return app.test_client(), stream
 
 
-def test_access_log_can_be_turned_off(settings, predictor, raw_csv, caplog):
-    client = client_for(
-        replace(settings, access_log=False), ModelState(predictor=predictor, ready=True)
+ACCESS_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO \[\d+\] container\.access: "
+    r"(?P<method>\S+) (?P<path>\S+) (?P<status>\d{3}) (?P<ms>[\d.]+)ms "
+    r"rows=(?P<rows>\S+) inference_id=(?P<id>\S+)$"
+)
+
+
+def test_access_log_line_per_invocation(settings, predictor, raw_csv):
+    client, stream = _logged_app(settings, predictor)
+    client.post(
+        "/invocations", data=raw_csv, content_type="text/csv", headers={INFERENCE_ID: "inf-42"}
     )
-    with caplog.at_level(logging.INFO, logger="container.access"):
-        client.post("/invocations", data=raw_csv, content_type="text/csv")
-    assert not [r for r in caplog.records if r.name == "container.access"]
+    client.get("/ping")
+    client.post("/invocations", data="a,b", content_type="text/csv")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2, lines  # /ping is not logged
+    first, second = (ACCESS_LINE.match(line) for line in lines)
+    assert first and second, lines
+    assert (first["method"], first["path"], first["status"]) == ("POST", "/invocations", "200")
+    assert (first["rows"], first["id"]) == (str(N_ROWS), "inf-42")
+    assert float(first["ms"]) > 0
+    assert (second["status"], second["rows"], second["id"]) == ("400", "-", "-")
+
+
+def test_access_log_keeps_every_line_from_concurrent_requests(settings, predictor, raw_csv):
+    client, stream = _logged_app(settings, predictor)
+    app = client.application
+
+    def post(number: int) -> None:
+        app.test_client().post(
+            "/invocations",
+            data=raw_csv,
+            content_type="text/csv",
+            headers={INFERENCE_ID: f"id-{number}"},
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(post, range(200)))
+    ids = sorted(m["id"] for m in map(ACCESS_LINE.match, stream.getvalue().splitlines()) if m)
+    assert ids == sorted(f"id-{n}" for n in range(200))
+
+
+@pytest.mark.parametrize(
+    ("access_log", "level", "expected"),
+    [(True, "info", True), (True, "debug", True), (True, "warning", False), (False, "info", False)],
+)
+def test_requests_are_logged_only_when_on_and_the_level_shows_info(access_log, level, expected):
+    settings = ServingSettings(access_log=access_log, log_level=level)
+    assert settings.logs_requests is expected
