@@ -1,16 +1,18 @@
 """Where one request's time goes, in one process on one core (`python -m bench.profile`).
 
 Times each stage of the real server's /invocations on the benchmark's payloads (content
-negotiation, decode, features, predict, encode), then the whole Flask app called as WSGI (no
-socket, no gunicorn) with the access log on and off, next to the framework floor's app, and
-finally a cProfile of the 1-row WSGI call grouped by package. Run `make bench` (or
-`python -m bench --smoke`) first: it writes the model and payloads this reads from build/bench/work.
+negotiation, decode, features, predict, encode), then the whole app called as WSGI (no socket,
+no gunicorn): with the access log on and off, through Flask instead of the fast path, and the
+framework floor's app; finally a cProfile of the 1-row WSGI call grouped by package. Run
+`make bench` (or `python -m bench --smoke`) first: it writes the model and payloads this reads
+from build/bench/work.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import io
 import os
 import pstats
@@ -131,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     apps = {
         "real app, access log on": create_app(settings, state, access_log),
         "real app, access log off": create_app(settings, state),
+        "via Flask, access log on": create_app(
+            dataclasses.replace(settings, fast_path=False), state, access_log
+        ),
         "framework floor app": create_floor_app(settings.max_body_bytes),
     }
     print("Per-request cost in one process, one core (ms, median of blocks)\n")

@@ -22,14 +22,6 @@ from bench.workload import Payload
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "build" / "bench" / "work"
 
-#: The serving process without scikit-learn and pandas: xgboost.compat imports sklearn when it
-#: is installed (the image has it for training), training.features imports pandas at the top;
-#: serving uses neither. sys.modules[name] = None makes the import fail, and xgboost then runs
-#: without its sklearn wrappers; pandas gets an empty stand-in (only annotations name it).
-NO_SKLEARN_PANDAS = (
-    "import sys, types; sys.modules['sklearn'] = None; "
-    "sys.modules['pandas'] = types.ModuleType('pandas'); "
-)
 #: gc.collect() + gc.freeze() in the gunicorn master after the model is loaded, before the
 #: workers fork: the collector never walks the import-time heap again, and copy-on-write pages
 #: stay shared.
@@ -47,18 +39,13 @@ def _python(code: str) -> dict[str, Any]:
 #: name -> (role, environment, docker options)
 VARIANTS: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {
     "default": ("real", {}, {}),
+    "SERVE_FAST_PATH=false (via Flask)": ("real", {"SERVE_FAST_PATH": "false"}, {}),
     "SERVE_ACCESS_LOG=false": ("real", {"SERVE_ACCESS_LOG": "false"}, {}),
     "docker --log-driver none": ("real", {}, {"log_config": {"type": "none", "config": {}}}),
     "SERVE_THREADS=2": ("real", {"SERVE_THREADS": "2"}, {}),
     "1 worker": ("real", {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}, {}),
     "3 workers": ("real", {"SAGEMAKER_MODEL_SERVER_WORKERS": "3"}, {}),
-    "no sklearn/pandas import": ("real", {}, _python(NO_SKLEARN_PANDAS)),
     "gc.freeze() before fork": ("real", {}, _python(GC_FREEZE)),
-    "all three of the above": (
-        "real",
-        {"SERVE_ACCESS_LOG": "false"},
-        _python(NO_SKLEARN_PANDAS + GC_FREEZE),
-    ),
     "framework floor": ("floor", {}, {}),
 }
 LOADS = (("csv1", 1), ("csv1", 8), ("csv1000", 4))

@@ -45,6 +45,7 @@ ENVIRONMENT: Final = (
     ("SERVE_KEEPALIVE", "75", "seconds an idle keep-alive connection stays open"),
     ("SERVE_ACCESS_LOG", "true", "one log line per request with status and latency"),
     ("SERVE_LOG_LEVEL", "info", "log level: debug, info, warning, error"),
+    ("SERVE_FAST_PATH", "true", "POST /invocations bypasses Flask's dispatch (false: via Flask)"),
     ("SERVE_MAX_ROWS", "body limit / 20 bytes", "rows one request may hold (413 above)"),
     ("SERVE_MAX_JSON_DEPTH", "16", "JSON nesting depth (400 above)"),
     ("SERVE_MAX_HEADER_BYTES", "8190", "bytes in one request header line (431 above)"),
@@ -72,6 +73,7 @@ class ServingSettings:
     max_concurrent_transforms: int = 1
     access_log: bool = True
     log_level: str = "info"
+    fast_path: bool = True
     max_rows: int = REALTIME_MAX_ROWS
     max_json_depth: int = 16
     max_header_bytes: int = 8190
@@ -125,6 +127,7 @@ class ServingSettings:
             max_payload_mb=payload_mb,
             max_concurrent_transforms=concurrency,
             access_log=reader.boolean("SERVE_ACCESS_LOG", True),
+            fast_path=reader.boolean("SERVE_FAST_PATH", True),
             log_level=reader.option(
                 "SERVE_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
             ),

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from flask import request
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from container.accesslog import AccessLog
@@ -21,6 +22,12 @@ from container.settings import MIB, ServingSettings
 from training import schema
 
 N_ROWS = 5
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["fast-path", "via-flask"])
+def settings(settings: ServingSettings, request: pytest.FixtureRequest) -> ServingSettings:
+    """Every test here runs both ways /invocations can be served: the same answers either way."""
+    return replace(settings, fast_path=request.param)
 
 
 class ExplodingPredictor(Predictor):
@@ -537,3 +544,52 @@ def test_access_log_keeps_every_line_from_concurrent_requests(settings, predicto
 def test_requests_are_logged_only_when_on_and_the_level_shows_info(access_log, level, expected):
     settings = ServingSettings(access_log=access_log, log_level=level)
     assert settings.logs_requests is expected
+
+
+def test_fast_path_and_flask_give_the_same_answers(settings, predictor, raw_csv):
+    def answers(fast_path: bool, state: ModelState) -> list[tuple[int, str, str, bytes]]:
+        client = client_for(replace(settings, fast_path=fast_path), state)
+        requests = [
+            ("POST", raw_csv, "text/csv", "text/csv"),
+            ("POST", raw_csv, "text/csv", "application/json"),
+            ("POST", b"1,2", "text/csv", "text/csv"),  # 400
+            ("POST", raw_csv, "text/plain", "text/csv"),  # 415
+            ("POST", raw_csv, "text/csv", "image/png"),  # 406
+            ("POST", b"1," * MIB * 7, "text/csv", "text/csv"),  # 413
+            ("GET", b"", "text/csv", "text/csv"),  # 405: not POST, so Flask either way
+        ]
+        out = []
+        for method, body, content_type, accept in requests:
+            response = client.open(
+                "/invocations",
+                method=method,
+                data=body,
+                headers={"Content-Type": content_type, "Accept": accept},
+            )
+            out.append(
+                (
+                    response.status_code,
+                    response.headers["Content-Type"],
+                    response.headers.get("Content-Length", ""),
+                    response.data,
+                )
+            )
+        return out
+
+    for state in (
+        ModelState(predictor=predictor, ready=True),
+        ModelState(predictor=clone(predictor, ExplodingPredictor), ready=True),  # 500
+        ModelState(),  # 503
+    ):
+        assert answers(True, state) == answers(False, state)
+
+
+def test_the_fast_path_skips_flask_hooks_for_invocations_only(settings, predictor, raw_csv):
+    app = create_app(settings, ModelState(predictor=predictor, ready=True))
+    seen: list[str] = []
+    app.before_request(lambda: seen.append(request.path))
+    client = app.test_client()
+    assert client.post("/invocations", data=raw_csv, content_type="text/csv").status_code == 200
+    assert client.get("/ping").status_code == 200
+    expected = ["/ping"] if settings.fast_path else ["/invocations", "/ping"]
+    assert seen == expected
