@@ -40,7 +40,9 @@ class CompiledTrees:
     feature: np.ndarray  # (n_splits,) intp: the feature each split reads
     threshold: np.ndarray  # (n_splits,) float32: go right when x >= threshold
     default_right: np.ndarray  # (n_splits,) bool: a missing value goes right
-    left_leaves: np.ndarray  # (n_splits,) uint64: bit i set for leaf i of the left subtree
+    left_leaves: (
+        np.ndarray
+    )  # (n_splits,) uint32 or uint64: bit i set for leaf i of the left subtree
     tree_start: np.ndarray  # (n_trees,) intp: each tree's first split
     leaf_value: np.ndarray  # (n_trees * 65,) float32: tree * 65 + leaf number + 1
     tree_offset: np.ndarray  # (n_trees,) uint64: tree * 65
@@ -50,12 +52,13 @@ class CompiledTrees:
         x = np.asarray(features, dtype=np.float32)
         value = x.take(self.feature, axis=1)
         go_right = value >= self.threshold  # False for NaN: fixed below when there is one
-        if np.isnan(x).any():  # a missing value takes the split's default branch
+        total = x.sum()  # NaN if any value is (one numpy call instead of isnan + any)
+        if total != total:  # a missing value takes the split's default branch
             go_right |= np.isnan(value) & self.default_right
         ruled_out = np.bitwise_or.reduceat(self.left_leaves * go_right, self.tree_start, axis=1)
         # The leaf reached is the lowest bit not ruled out, i.e. the count of trailing ones:
         # x ^ (x + 1) has exactly (trailing ones + 1) bits set.
-        leaf = np.bitwise_count(ruled_out ^ (ruled_out + np.uint64(1)))
+        leaf = np.bitwise_count(ruled_out ^ (ruled_out + ruled_out.dtype.type(1)))
         leaves = self.leaf_value.take(leaf + self.tree_offset)
         # Tree 0's leaves already include the base margin, so this is XGBoost's own sum:
         # base + tree 0 + tree 1 + ... sequentially in float32 (accumulate, not pairwise).
@@ -105,11 +108,13 @@ def _compile(trees: list[dict[str, Any]], base_margin: np.float32, log_link: boo
         leaf_value[number, 1 : len(leaves) + 1] = leaves
     leaf_value[0] = leaf_value[0] + base_margin  # float32 + float32: XGBoost's first addition
     feature, threshold, default_right, left_leaves = zip(*splits, strict=True)
+    # Half the bytes to multiply and reduce when every tree has at most 32 leaves (depth <= 5).
+    mask_type = np.uint32 if max(_leaf_count(t) for t in trees) <= 32 else np.uint64
     return CompiledTrees(
         feature=np.asarray(feature, dtype=np.intp),
         threshold=np.asarray(threshold, dtype=np.float32),
         default_right=np.asarray(default_right, dtype=bool),
-        left_leaves=np.asarray(left_leaves, dtype=np.uint64),
+        left_leaves=np.asarray(left_leaves, dtype=mask_type),
         tree_start=np.asarray(tree_start, dtype=np.intp),
         leaf_value=leaf_value.ravel(),
         tree_offset=np.arange(len(trees), dtype=np.uint64) * np.uint64(width),
