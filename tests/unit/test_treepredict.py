@@ -97,3 +97,31 @@ def test_walker_handles_trees_of_64_leaves_and_single_leaf_trees():
 
 def test_walker_declines_trees_with_more_than_64_leaves():
     assert compile_trees(_lossguide(65)) is None
+
+
+def test_walker_matches_xgboost_on_values_at_and_next_to_every_threshold():
+    # A value equal to a split's threshold goes right, one float32 step below goes left: the
+    # thresholds must be compared exactly as XGBoost stores them (float32).
+    booster = _booster("reg:tweedie")
+    walker = compile_trees(booster)
+    assert walker is not None
+    rows = []
+    for feature, thresholds in enumerate(walker.thresholds):
+        for threshold in thresholds:
+            at = np.float32(threshold)
+            for value in (np.nextafter(at, np.float32(-np.inf)), at, np.nextafter(at, np.inf)):
+                row = _data(1, missing=0.3)[0]
+                row[feature] = value
+                rows.append(row)
+    x = np.asarray(rows, dtype=np.float32)
+    assert len(x) > 100
+    np.testing.assert_array_max_ulp(walker.predict(x), booster.inplace_predict(x), maxulp=1)
+
+
+def test_walker_declines_models_whose_table_would_be_too_large(monkeypatch):
+    from container import treepredict
+
+    booster = _booster("reg:squarederror")
+    assert compile_trees(booster) is not None
+    monkeypatch.setattr(treepredict, "MAX_TABLE_BYTES", 1024)
+    assert compile_trees(booster) is None
