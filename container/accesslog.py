@@ -49,6 +49,11 @@ class AccessLog:
     ) -> None:
         now = time.time()
         second = int(now)
+        # Client-controlled text ("%0A" in a path decodes to a newline) must not forge lines.
+        if not path.isprintable():
+            path = ascii(path)
+        if not inference_id.isprintable():
+            inference_id = ascii(inference_id)
         line = (
             f" INFO [{self._pid}] {NAME}: {method} {path} {status} {elapsed_ms:.2f}ms "
             f"rows={rows} inference_id={inference_id}\n"

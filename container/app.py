@@ -50,7 +50,7 @@ class ModelState:
             self.ready = True
         except Exception as exc:  # a failed warm-up leaves the worker permanently not ready
             self.error = f"warm-up failed: {exc}"
-            logging.getLogger(__name__).error("model not ready: %s", self.error)
+            log.error("model not ready: %s", self.error)
 
 
 def create_app(

@@ -593,3 +593,15 @@ def test_the_fast_path_skips_flask_hooks_for_invocations_only(settings, predicto
     assert client.get("/ping").status_code == 200
     expected = ["/ping"] if settings.fast_path else ["/invocations", "/ping"]
     assert seen == expected
+
+
+def test_access_log_lines_cannot_be_forged_by_the_client(settings, predictor, raw_csv):
+    client, stream = _logged_app(settings, predictor)
+    client.post(
+        "/invocations%0A2026-01-01 00:00:00,000 INFO [1] container.access: POST /x 200",
+        data=raw_csv,
+        content_type="text/csv",
+    )
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1, lines
+    assert "\\n" in lines[0]  # the newline is shown escaped, inside the one line
