@@ -95,18 +95,18 @@ def compile_trees(booster: xgb.Booster) -> CompiledTrees | None:
         or params.get("num_class", "0") not in ("0", "1")
         or not trees
         or any(any(t["split_type"]) for t in trees)
-        or any(_leaf_count(t) > MAX_LEAVES for t in trees)
     ):
         return None
+    most_leaves = max(_leaf_count(t) for t in trees)
+    if most_leaves > MAX_LEAVES:
+        return None
+    # Half the bytes when every tree has at most 32 leaves (depth <= 5).
+    mask_type = np.uint32 if most_leaves <= 32 else np.uint64
     base_score = np.float32(params["base_score"].strip("[]"))
     log_link = objective in _LOG_LINK
     base_margin = np.log(base_score) if log_link else base_score
     n_features = int(params.get("num_feature", "0"))
-    return _compile(trees, n_features, np.float32(base_margin), log_link)
-
-
-def _leaf_count(tree: dict[str, Any]) -> int:
-    return sum(1 for child in tree["left_children"] if child == -1)
+    return _compile(trees, n_features, mask_type, np.float32(base_margin), log_link)
 
 
 def _leaf_count(tree: dict[str, Any]) -> int:
@@ -114,7 +114,11 @@ def _leaf_count(tree: dict[str, Any]) -> int:
 
 
 def _compile(
-    trees: list[dict[str, Any]], n_features: int, base_margin: np.float32, log_link: bool
+    trees: list[dict[str, Any]],
+    n_features: int,
+    mask_type: type[np.unsignedinteger[Any]],
+    base_margin: np.float32,
+    log_link: bool,
 ) -> CompiledTrees | None:
     width = MAX_LEAVES + 1
     leaf_value = np.zeros((len(trees), width), dtype=np.float32)
@@ -128,8 +132,6 @@ def _compile(
             exact = float(np.float32(threshold))
             by_feature[feature].append((exact, number, missing_goes_right, mask))
     leaf_value[0] = leaf_value[0] + base_margin  # float32 + float32: XGBoost's first addition
-    # Half the bytes when every tree has at most 32 leaves (depth <= 5).
-    mask_type = np.uint32 if max(_leaf_count(t) for t in trees) <= 32 else np.uint64
     n_rows = sum(len(splits) + 2 for splits in by_feature)
     if n_rows * len(trees) * np.dtype(mask_type).itemsize > MAX_TABLE_BYTES:
         return None
