@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,14 +156,7 @@ def start_docker(
         port,
         container=container,
     )
-    started = time.perf_counter()
-    container.start()
-    try:
-        server.cold_start_s = _wait_ready(server, started, timeout_s)
-    except StartError:
-        server.stop()
-        raise
-    return server
+    return _start_timed(server, container.start, timeout_s)
 
 
 def start_host(
@@ -179,11 +173,21 @@ def start_host(
     server = Server(
         f"{role}/host", role, "host", f"http://127.0.0.1:{port}", port, log_path=log_path
     )
-    started = time.perf_counter()
-    server.process = subprocess.Popen(
-        [sys.executable, *module], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
     server._log = log
+
+    def launch() -> None:
+        server.process = subprocess.Popen(
+            [sys.executable, *module], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+    return _start_timed(server, launch, timeout_s)
+
+
+def _start_timed(server: Server, launch: Callable[[], None], timeout_s: float) -> Server:
+    """Run `launch` and time it to the first 200 on /ping; a server that never answers is
+    stopped before the error goes up."""
+    started = time.perf_counter()
+    launch()
     try:
         server.cold_start_s = _wait_ready(server, started, timeout_s)
     except StartError:
