@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from container.codecs import Rows
 from container.errors import InvalidPayload
 from container.treepredict import CompiledTrees, compile_trees
 from training import schema
-from training.artifact import load_booster, sha256_file
+from training.artifact import ARTIFACT_FILES, load_booster, sha256_file
 from training.features import FeatureTransform
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 #: (measured on the benchmark's 200-tree model, caches warm / flushed: 1 row 0.013 / 0.075 ms
 #: against 0.16 / 0.37 ms; 32 rows 0.15 / 0.24 ms against 0.22 / 0.42 ms).
 WALKER_MAX_ROWS = 32
+#: A manifest entry: sha256 as hashlib's hexdigest() writes it.
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 class ModelLoadError(Exception):
@@ -36,6 +39,12 @@ class Predictor:
     transform: FeatureTransform | None = None
     #: Exact tree walker for small batches (see treepredict.py); None: XGBoost for everything.
     walker: CompiledTrees | None = None
+
+    @property
+    def max_fields(self) -> int:
+        """The widest row this model takes: its features, or the raw fields when it has the
+        preprocessing (decoders refuse wider rows before parsing them)."""
+        return max(self.n_features, schema.N_RAW_FIELDS if self.transform is not None else 0)
 
     def features(self, rows: Rows) -> np.ndarray:
         """Validate decoded rows and return the float32 feature matrix the booster expects."""
@@ -93,11 +102,7 @@ class Predictor:
 
 def load_model(model_dir: Path) -> Predictor:
     """Load and validate model_dir; ModelLoadError with a one-line reason when it cannot serve."""
-    booster_path = model_dir / schema.MODEL_FILENAME
-    if not booster_path.is_file():
-        found = sorted(p.name for p in model_dir.iterdir()) if model_dir.is_dir() else None
-        where = f"{model_dir} holds {found}" if found is not None else f"{model_dir} does not exist"
-        raise ModelLoadError(f"no model file {schema.MODEL_FILENAME!r} in {model_dir} ({where})")
+    booster_path = _booster_path(model_dir)
     _verify_manifest(model_dir)
     if booster_path.stat().st_size == 0:  # XGBoost aborts the process on an empty buffer
         raise ModelLoadError(f"cannot load {booster_path}: the file is empty")
@@ -126,6 +131,20 @@ def load_model(model_dir: Path) -> Predictor:
     return predictor
 
 
+def _booster_path(model_dir: Path) -> Path:
+    """The booster's path; ModelLoadError when it is missing or the directory is unreadable (a
+    non-root server meets a model directory that only its owner may read)."""
+    booster_path = model_dir / schema.MODEL_FILENAME
+    try:
+        if booster_path.is_file():
+            return booster_path
+        found = sorted(p.name for p in model_dir.iterdir()) if model_dir.is_dir() else None
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read the model directory {model_dir}: {exc}") from None
+    where = f"{model_dir} holds {found}" if found is not None else f"{model_dir} does not exist"
+    raise ModelLoadError(f"no model file {schema.MODEL_FILENAME!r} in {model_dir} ({where})")
+
+
 def _load_transform(model_dir: Path) -> FeatureTransform | None:
     path = model_dir / schema.PREPROCESSING_FILENAME
     if not path.exists():
@@ -138,25 +157,57 @@ def _load_transform(model_dir: Path) -> FeatureTransform | None:
 
 
 def _verify_manifest(model_dir: Path) -> None:
-    """Refuse files whose sha256 differs from the manifest written at training time."""
+    """Check the model files against the sha256 manifest written at training time.
+
+    A manifest must list every model file present. The project's own layout (with its
+    preprocessing) must have one; a bare booster, the official image's layout, may go without.
+    """
     path = model_dir / schema.MANIFEST_FILENAME
+    present = [name for name in ARTIFACT_FILES if (model_dir / name).exists()]
     if not path.exists():
+        if schema.PREPROCESSING_FILENAME in present:
+            raise ModelLoadError(
+                f"{model_dir} has {schema.PREPROCESSING_FILENAME} but no {path.name}: "
+                "refusing to load files whose sha256 cannot be checked"
+            )
         log.warning("no %s in %s: artifact digests not checked", path.name, model_dir)
         return
+    expected = _read_manifest(path)
+    unlisted = [name for name in present if name not in expected]
+    if unlisted:
+        raise ModelLoadError(
+            f"{path} does not list {', '.join(unlisted)}: refusing to load unchecked files"
+        )
+    for name, digest in expected.items():
+        _check_digest(model_dir, name, digest, path.name)
+
+
+def _read_manifest(path: Path) -> dict[str, str]:
+    """The manifest's {file name: sha256 hex}; ModelLoadError for anything else."""
     try:
         manifest = json.loads(path.read_text())
-        expected = {str(k): str(v) for k, v in manifest.items()}
-    except (OSError, ValueError, AttributeError) as exc:
+    except (OSError, ValueError) as exc:
         raise ModelLoadError(f"unreadable manifest {path}: {exc}") from None
-    for name, digest in expected.items():
-        target = model_dir / name
-        if "/" in name or not target.is_file():
-            raise ModelLoadError(f"manifest lists {name!r}, which is not in {model_dir}")
-        try:
-            actual = sha256_file(target)
-        except OSError as exc:
-            raise ModelLoadError(f"cannot read {target} to check its sha256: {exc}") from None
-        if actual != digest:
+    if not isinstance(manifest, dict):
+        raise ModelLoadError(f"unreadable manifest {path}: not a JSON object of file: sha256")
+    for name, digest in manifest.items():
+        if not isinstance(digest, str) or not SHA256_HEX.fullmatch(digest):
             raise ModelLoadError(
-                f"{target} does not match its sha256 in {path.name}: refusing to load"
+                f"manifest {path} gives {name!r} the digest {str(digest)[:80]!r}, "
+                "not a sha256 (64 lowercase hex digits)"
             )
+    return manifest
+
+
+def _check_digest(model_dir: Path, name: str, digest: str, manifest_name: str) -> None:
+    target = model_dir / name
+    if "/" in name or not target.is_file():
+        raise ModelLoadError(f"manifest lists {name!r}, which is not in {model_dir}")
+    try:
+        actual = sha256_file(target)
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read {target} to check its sha256: {exc}") from None
+    if actual != digest:
+        raise ModelLoadError(
+            f"{target} does not match its sha256 in {manifest_name}: refusing to load"
+        )

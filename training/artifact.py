@@ -15,6 +15,7 @@ import shutil
 import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
+from typing import Final
 
 import xgboost as xgb
 
@@ -22,7 +23,8 @@ from training import schema
 from training.errors import DataError
 from training.features import FeatureTransform
 
-_ARTIFACT_FILES = (schema.MODEL_FILENAME, schema.PREPROCESSING_FILENAME)
+#: The files the server loads; the manifest lists each one with its sha256.
+ARTIFACT_FILES: Final = (schema.MODEL_FILENAME, schema.PREPROCESSING_FILENAME)
 
 
 def sha256_file(path: Path) -> str:
@@ -43,9 +45,9 @@ def write_model_dir(model_dir: Path, booster: xgb.Booster, transform: FeatureTra
         (staging / schema.PREPROCESSING_FILENAME).write_text(
             json.dumps(transform.to_dict(), indent=2, sort_keys=True) + "\n"
         )
-        manifest = {name: sha256_file(staging / name) for name in _ARTIFACT_FILES}
+        manifest = {name: sha256_file(staging / name) for name in ARTIFACT_FILES}
         (staging / schema.MANIFEST_FILENAME).write_text(json.dumps(manifest, indent=2) + "\n")
-        for name in (*_ARTIFACT_FILES, schema.MANIFEST_FILENAME):
+        for name in (*ARTIFACT_FILES, schema.MANIFEST_FILENAME):
             os.replace(staging / name, model_dir / name)
 
 
@@ -94,6 +96,6 @@ def load_booster(path: Path) -> xgb.Booster:
 
 def copy_model_dir(source_dir: Path, target_dir: Path) -> None:
     target_dir.mkdir(parents=True, exist_ok=True)
-    for name in (*_ARTIFACT_FILES, schema.MANIFEST_FILENAME):
+    for name in (*ARTIFACT_FILES, schema.MANIFEST_FILENAME):
         if (source_dir / name).is_file():
             shutil.copyfile(source_dir / name, target_dir / name)

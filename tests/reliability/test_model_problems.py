@@ -55,13 +55,26 @@ def invalid_preprocessing(model_dir: Path) -> None:
     (model_dir / PREPROCESSING).write_text('{"medians": [1, 2')
 
 
-def unreadable_preprocessing(model_dir: Path) -> None:
-    (model_dir / PREPROCESSING).chmod(0o000)
-    (model_dir / MANIFEST).unlink()
-
-
 def unreadable_preprocessing_in_manifest(model_dir: Path) -> None:
     (model_dir / PREPROCESSING).chmod(0o000)
+
+
+def tampered_booster(model_dir: Path) -> None:
+    (model_dir / BOOSTER).write_bytes((model_dir / BOOSTER).read_bytes() + b" ")
+
+
+def manifest_without_booster(model_dir: Path) -> None:
+    manifest = json.loads((model_dir / MANIFEST).read_text())
+    del manifest[BOOSTER]
+    (model_dir / MANIFEST).write_text(json.dumps(manifest))
+
+
+def unreadable_model_files(model_dir: Path) -> None:
+    """The files behind a folder only its owner (root) may enter: the server runs as 1000."""
+    private = model_dir / "private"
+    private.mkdir(mode=0o700)
+    (model_dir / BOOSTER).rename(private / BOOSTER)
+    (model_dir / BOOSTER).symlink_to(Path("private") / BOOSTER)
 
 
 CASES: dict[str, tuple[Callable[[Path], None], bool, str]] = {
@@ -76,10 +89,22 @@ CASES: dict[str, tuple[Callable[[Path], None], bool, str]] = {
         "expects 5 features but the preprocessing produces 10",
     ),
     "invalid-preprocessing": (invalid_preprocessing, True, "unreadable preprocessing file"),
-    "unreadable-preprocessing": (
-        unreadable_preprocessing,
+    "preprocessing-without-manifest": (
+        lambda d: (d / MANIFEST).unlink(),
         False,
-        "unreadable preprocessing file",
+        f"has {PREPROCESSING} but no {MANIFEST}",
+    ),
+    "empty-manifest": (
+        lambda d: (d / MANIFEST).write_text("{}"),
+        False,
+        f"does not list {BOOSTER}, {PREPROCESSING}",
+    ),
+    "manifest-without-booster": (manifest_without_booster, False, f"does not list {BOOSTER}:"),
+    "tampered-booster": (tampered_booster, False, "does not match its sha256"),
+    "unreadable-model-files": (
+        unreadable_model_files,
+        False,
+        "cannot read the model directory /opt/ml/model: [Errno 13] Permission denied",
     ),
     "unreadable-preprocessing-in-manifest": (
         unreadable_preprocessing_in_manifest,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,14 @@ def copy_dir(source: Path, target: Path, names=(MODEL, PREPROCESSING, MANIFEST))
     for name in names:
         shutil.copyfile(source / name, target / name)
     return target
+
+
+def write_manifest(model_dir: Path) -> Path:
+    """A manifest that matches the files as they are now: the test's damage is in the artifact."""
+    names = [name for name in (MODEL, PREPROCESSING) if (model_dir / name).is_file()]
+    manifest = {name: sha256_file(model_dir / name) for name in names}
+    (model_dir / MANIFEST).write_text(json.dumps(manifest))
+    return model_dir
 
 
 def raw_csv(frame: pd.DataFrame) -> bytes:
@@ -88,6 +97,7 @@ def test_encoded_rows_from_the_test_split_predict_like_the_booster(
 def test_booster_json_format_loads_too(model_dir: Path, tmp_path: Path, predictor: Predictor):
     target = copy_dir(model_dir, tmp_path, names=(PREPROCESSING,))
     (target / MODEL).write_bytes(bytes(predictor.booster.save_raw("json")))
+    write_manifest(target)
     features = np.zeros((3, schema.N_FEATURES), dtype=np.float32)
     np.testing.assert_allclose(
         load_model(target).predict(features), predictor.predict(features), rtol=0, atol=1e-6
@@ -125,6 +135,7 @@ def test_load_model_refuses_unusable_booster(
     if setup in contents:
         copy_dir(model_dir, target, names=(PREPROCESSING,))
         (target / MODEL).write_bytes(contents[setup])
+        write_manifest(target)
     if setup == "booster-is-dir":
         (target / MODEL).mkdir()
     with pytest.raises(ModelLoadError) as caught:
@@ -139,6 +150,7 @@ def test_load_model_refuses_empty_booster_file(model_dir: Path, tmp_path: Path):
     # Run in a child process: loading zero bytes must be a ModelLoadError, not a crash.
     copy_dir(model_dir, tmp_path, names=(PREPROCESSING,))
     (tmp_path / MODEL).write_bytes(b"")
+    write_manifest(tmp_path)
     code = (
         "import sys\n"
         "from pathlib import Path\n"
@@ -169,6 +181,7 @@ def test_load_model_refuses_booster_with_wrong_feature_count(model_dir: Path, tm
     tiny = xgb.train({"nthread": 1}, xgb.DMatrix(features, label=rng.random(40)), 2)
     copy_dir(model_dir, tmp_path, names=(PREPROCESSING,))
     (tmp_path / MODEL).write_bytes(bytes(tiny.save_raw("ubj")))
+    write_manifest(tmp_path)
     with pytest.raises(
         ModelLoadError, match="expects 5 features but the preprocessing produces 10"
     ):
@@ -204,6 +217,7 @@ PREPROCESSING_CONTENTS = {
 def test_load_model_refuses_unreadable_preprocessing(name: str, model_dir: Path, tmp_path: Path):
     copy_dir(model_dir, tmp_path, names=(MODEL,))
     (tmp_path / PREPROCESSING).write_text(PREPROCESSING_CONTENTS[name](model_dir))
+    write_manifest(tmp_path)
     with pytest.raises(ModelLoadError, match="unreadable preprocessing"):
         load_model(tmp_path)
 
@@ -223,14 +237,29 @@ def test_load_model_refuses_files_that_differ_from_the_manifest(
         load_model(tmp_path)
 
 
+ZEROS = "0" * 64
+
+
 @pytest.mark.parametrize(
     ("manifest", "fragment"),
     [
         ("{", "unreadable manifest"),
-        ("[]", "unreadable manifest"),
-        ('{"extra-file": "00"}', "'extra-file', which is not in"),
-        ('{"../xgboost-model": "00"}', "which is not in"),
-        ('{"xgboost-model": "0000"}', "does not match its sha256"),
+        ("", "unreadable manifest"),
+        ("[]", "not a JSON object"),
+        ("null", "not a JSON object"),
+        ('"xgboost-model"', "not a JSON object"),
+        ("{}", f"does not list {MODEL}, {PREPROCESSING}: refusing to load unchecked files"),
+        (json.dumps({MODEL: ZEROS}), f"does not list {PREPROCESSING}:"),
+        (json.dumps({PREPROCESSING: ZEROS}), f"does not list {MODEL}:"),
+        (json.dumps({"extra-file": ZEROS, MODEL: ZEROS, PREPROCESSING: ZEROS}), "'extra-file'"),
+        (json.dumps({f"../{MODEL}": ZEROS, MODEL: ZEROS, PREPROCESSING: ZEROS}), "not in"),
+        (json.dumps({MODEL: ZEROS, PREPROCESSING: ZEROS}), "does not match its sha256"),
+        (json.dumps({MODEL: "0000", PREPROCESSING: ZEROS}), "'0000', not a sha256"),
+        (json.dumps({MODEL: "A" * 64, PREPROCESSING: ZEROS}), "not a sha256"),
+        (json.dumps({MODEL: ZEROS + "\n", PREPROCESSING: ZEROS}), "not a sha256"),
+        (json.dumps({MODEL: None, PREPROCESSING: ZEROS}), "'None', not a sha256"),
+        (json.dumps({MODEL: 0, PREPROCESSING: ZEROS}), "not a sha256"),
+        (json.dumps({MODEL: [ZEROS], PREPROCESSING: ZEROS}), "not a sha256"),
     ],
 )
 def test_load_model_refuses_bad_manifest(
@@ -238,13 +267,45 @@ def test_load_model_refuses_bad_manifest(
 ):
     copy_dir(model_dir, tmp_path)
     (tmp_path / MANIFEST).write_text(manifest)
-    with pytest.raises(ModelLoadError, match=fragment):
+    with pytest.raises(ModelLoadError, match=re.escape(fragment)) as caught:
+        load_model(tmp_path)
+    assert "\n" not in str(caught.value)
+
+
+def test_load_model_refuses_the_projects_layout_without_manifest(model_dir: Path, tmp_path: Path):
+    copy_dir(model_dir, tmp_path, names=(MODEL, PREPROCESSING))
+    with pytest.raises(ModelLoadError, match=f"has {PREPROCESSING} but no {MANIFEST}"):
         load_model(tmp_path)
 
 
-def test_load_model_without_manifest_still_loads(model_dir: Path, tmp_path: Path):
-    copy_dir(model_dir, tmp_path, names=(MODEL, PREPROCESSING))
-    assert load_model(tmp_path).transform is not None
+def test_load_model_refuses_the_correct_manifest_when_a_listed_file_is_gone(
+    model_dir: Path, tmp_path: Path
+):
+    copy_dir(model_dir, tmp_path)
+    (tmp_path / PREPROCESSING).unlink()
+    with pytest.raises(ModelLoadError, match=f"manifest lists '{PREPROCESSING}', which is not in"):
+        load_model(tmp_path)
+
+
+def test_the_official_layout_loads_without_manifest(booster_only_dir: Path):
+    assert not (booster_only_dir / MANIFEST).exists()
+    assert load_model(booster_only_dir).transform is None
+
+
+def test_a_booster_with_its_own_manifest_loads(model_dir: Path, tmp_path: Path):
+    copy_dir(model_dir, tmp_path, names=(MODEL,))
+    (tmp_path / MANIFEST).write_text(json.dumps({MODEL: sha256_file(tmp_path / MODEL)}))
+    assert load_model(tmp_path).transform is None
+
+
+@pytest.mark.parametrize("manifest", ["{}", json.dumps({PREPROCESSING: ZEROS})])
+def test_a_booster_with_a_manifest_that_leaves_it_out_is_refused(
+    manifest: str, model_dir: Path, tmp_path: Path
+):
+    copy_dir(model_dir, tmp_path, names=(MODEL,))
+    (tmp_path / MANIFEST).write_text(manifest)
+    with pytest.raises(ModelLoadError, match=f"does not list {MODEL}:"):
+        load_model(tmp_path)
 
 
 def test_manifest_matches_the_files(model_dir: Path):
