@@ -130,3 +130,13 @@ def compose_stack(image: str, model_dir: Path, project: str) -> Iterator[str]:
             capture_output=True,
             timeout=120,
         )
+
+
+def compose_containers(client: docker.DockerClient, url: str) -> list[Container]:
+    """Every container of the compose project that publishes `url`'s port (found through that
+    port, so a test sees only the stack it started)."""
+    port = url.rsplit(":", 1)[1]
+    publishing = client.containers.list(filters={"publish": port})
+    assert len(publishing) == 1, f"{len(publishing)} containers publish port {port}"
+    project = publishing[0].labels["com.docker.compose.project"]
+    return list(client.containers.list(filters={"label": f"com.docker.compose.project={project}"}))

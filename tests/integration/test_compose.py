@@ -13,8 +13,11 @@ import botocore.exceptions
 import pytest
 
 from deploy.invoke import ENCODED_ROW, RAW_ROW, invoke, runtime_client
+from tests.integration.dockerutil import compose_containers
 
 pytestmark = pytest.mark.integration
+#: nobody:nogroup, as docker-compose.yml runs both services.
+COMPOSE_USER = "65534:65534"
 
 
 @pytest.mark.parametrize("endpoint_name", ["abalone-staging", "abalone-prod"])
@@ -87,3 +90,46 @@ def test_aws_cli_invoke_endpoint(gateway_url, tmp_path):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["ContentType"] == "text/csv"
     assert 1 < float(out.read_text()) < 30
+
+
+def test_a_body_over_6_mib_is_a_validation_error(gateway_url):
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        runtime_client(gateway_url).invoke_endpoint(
+            EndpointName="abalone-staging",
+            Body=b"1" * (6 * 1024 * 1024 + 1),
+            ContentType="text/csv",
+        )
+    assert caught.value.response["Error"]["Code"] == "ValidationError"
+    assert caught.value.response["Error"]["Message"].endswith(" has oversize body.")
+
+
+def exec_in(container, *command: str) -> tuple[int, str]:
+    result = container.exec_run(list(command))
+    return result.exit_code, result.output.decode(errors="replace")
+
+
+def test_both_services_run_hardened_and_still_serve(docker_client, gateway_url):
+    containers = compose_containers(docker_client, gateway_url)
+    assert sorted(c.labels["com.docker.compose.service"] for c in containers) == [
+        "endpoint",
+        "gateway",
+    ]
+    for container in containers:
+        host = container.attrs["HostConfig"]
+        assert host["ReadonlyRootfs"] is True
+        assert host["CapDrop"] == ["ALL"]
+        assert "no-new-privileges:true" in host["SecurityOpt"]
+        assert container.attrs["Config"]["User"] == COMPOSE_USER
+        assert "/tmp" in host["Tmpfs"]
+        # What the kernel applies to PID 1 itself (the dispatcher; gunicorn in the gateway).
+        status = dict(
+            line.split(":\t", 1)
+            for line in exec_in(container, "cat", "/proc/1/status")[1].splitlines()
+        )
+        assert status["Uid"].split() == ["65534"] * 4
+        assert status["CapEff"] == status["CapPrm"] == "0000000000000000"
+        assert status["NoNewPrivs"] == "1"
+        code, output = exec_in(container, "touch", "/opt/program/written")
+        assert code != 0 and "Read-only file system" in output
+        assert exec_in(container, "touch", "/tmp/written")[0] == 0
+    assert 1 < float(invoke(runtime_client(gateway_url), "abalone-prod", ENCODED_ROW)) < 30
