@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from flask import Flask, Response, request
@@ -92,25 +92,42 @@ def create_app(
 
 def _invoker(settings: ServingSettings, state: ModelState) -> Invoke:
     """/invocations as one call on the WSGI environ: body and headers in, Prediction out."""
-    limits = Limits(max_rows=settings.max_rows, max_json_depth=settings.max_json_depth)
+    limits_for = _ModelLimits(Limits(max_rows=settings.max_rows, max_cells=settings.max_cells))
     deadlines = BodyDeadlines()
 
     def invoke(environ: WSGIEnvironment) -> Prediction:
-        if not state.ready or state.predictor is None:
+        predictor = state.predictor
+        if not state.ready or predictor is None:
             raise ModelNotReady(state.error or "model is still loading")
         body = read_body(environ, settings.max_body_bytes, settings.body_timeout_s, deadlines)
         result = predict_payload(
             body,
             environ.get("CONTENT_TYPE"),
             environ.get("HTTP_ACCEPT"),
-            state.predictor,
+            predictor,
             settings.default_accept,
-            limits,
+            limits_for(predictor),
         )
         environ[ROWS_KEY] = result.rows
         return result
 
     return invoke
+
+
+class _ModelLimits:
+    """The request limits with the model's width: a row wider than any the model takes is
+    refused before its numbers are parsed. Worked out once per loaded predictor."""
+
+    def __init__(self, base: Limits):
+        self._base = base
+        self._predictor: Predictor | None = None
+        self._limits = base
+
+    def __call__(self, predictor: Predictor) -> Limits:
+        if predictor is not self._predictor:  # a race here only computes the same value twice
+            self._limits = replace(self._base, max_columns=predictor.max_fields)
+            self._predictor = predictor
+        return self._limits
 
 
 def error_reply(exc: Exception, path: str) -> tuple[int, str, bytes]:

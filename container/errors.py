@@ -71,6 +71,31 @@ class TooManyRows(ServingError):
         )
 
 
+class TooManyLines(ServingError):
+    """More line breaks than rows one request may carry (413), counted before the body is split,
+    so that blank lines cannot make the server build a list of millions of empty strings."""
+
+    status_code = 413
+
+    def __init__(self, lines: int, limit: int):
+        super().__init__(
+            f"request has {lines} line breaks; at most {limit} rows per request, counting blank "
+            "lines too (split it, or raise SERVE_MAX_ROWS)"
+        )
+
+
+class TooManyValues(ServingError):
+    """More values (rows x fields) than one request may decode (413), counted before parsing."""
+
+    status_code = 413
+
+    def __init__(self, rows: int, width: int, limit: int):
+        super().__init__(
+            f"request has {rows} rows of {width} values ({rows * width} in all); at most "
+            f"{limit} values per request (split it)"
+        )
+
+
 class RequestTimeout(ServingError):
     """The client did not send its whole body in time (408); the connection is closed."""
 

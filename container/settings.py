@@ -47,7 +47,6 @@ ENVIRONMENT: Final = (
     ("SERVE_LOG_LEVEL", "info", "log level: debug, info, warning, error"),
     ("SERVE_FAST_PATH", "true", "POST /invocations bypasses Flask's dispatch (false: via Flask)"),
     ("SERVE_MAX_ROWS", "body limit / 20 bytes", "rows one request may hold (413 above)"),
-    ("SERVE_MAX_JSON_DEPTH", "16", "JSON nesting depth (400 above)"),
     ("SERVE_MAX_HEADER_BYTES", "8190", "bytes in one request header line (431 above)"),
     ("SERVE_MAX_HEADERS", "100", "request header fields (431 above)"),
     ("SERVE_BODY_TIMEOUT", "10", "seconds a client may take to send its body (408 after)"),
@@ -75,7 +74,6 @@ class ServingSettings:
     log_level: str = "info"
     fast_path: bool = True
     max_rows: int = REALTIME_MAX_ROWS
-    max_json_depth: int = 16
     max_header_bytes: int = 8190
     max_headers: int = 100
     body_timeout_s: int = 10
@@ -83,6 +81,13 @@ class ServingSettings:
     @property
     def max_body_bytes(self) -> int:
         return self.max_payload_mb * MIB
+
+    @property
+    def max_cells(self) -> int:
+        """Values (rows x fields) one request may decode: each needs at least a character and a
+        separator, so every body within the size limit fits, and the float64 matrix built from
+        one request is at most 4 times the body limit."""
+        return self.max_body_bytes // 2
 
     @property
     def logs_requests(self) -> bool:
@@ -132,7 +137,6 @@ class ServingSettings:
                 "SERVE_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
             ),
             max_rows=reader.integer("SERVE_MAX_ROWS", default_max_rows(payload_mb), 1, 10_000_000),
-            max_json_depth=reader.integer("SERVE_MAX_JSON_DEPTH", 16, 4, 256),
             # gunicorn's own ceiling for one header line is 8190 bytes.
             max_header_bytes=reader.integer("SERVE_MAX_HEADER_BYTES", 8190, 1024, 8190),
             max_headers=reader.integer("SERVE_MAX_HEADERS", 100, 10, 32768),

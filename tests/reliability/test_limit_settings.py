@@ -1,12 +1,12 @@
-"""The request limits without Docker: settings, gunicorn options, the JSON depth count and the
-row check in each decoder."""
+"""The request limits without Docker: settings, gunicorn options, and the row, line, width and
+value checks in each decoder."""
 
 from __future__ import annotations
 
 import pytest
 
 from container import codecs
-from container.errors import InvalidPayload, TooManyRows
+from container.errors import TooManyRows
 from container.server import gunicorn_options
 from container.settings import BATCH_MAX_ROWS, REALTIME_MAX_ROWS, ServingSettings, SettingsError
 from deploy.invoke import ENCODED_ROW
@@ -14,7 +14,7 @@ from deploy.invoke import ENCODED_ROW
 
 def test_limit_defaults_and_batch_rows():
     settings = ServingSettings.from_env({})
-    assert (settings.max_rows, settings.max_json_depth) == (REALTIME_MAX_ROWS, 16)
+    assert (settings.max_rows, settings.max_cells) == (REALTIME_MAX_ROWS, 3 * 1024 * 1024)
     assert (settings.max_header_bytes, settings.max_headers, settings.body_timeout_s) == (
         8190,
         100,
@@ -35,7 +35,6 @@ def test_limit_defaults_and_batch_rows():
     ("name", "value"),
     [
         ("SERVE_MAX_ROWS", "0"),
-        ("SERVE_MAX_JSON_DEPTH", "3"),
         ("SERVE_MAX_HEADER_BYTES", "8191"),
         ("SERVE_MAX_HEADERS", "many"),
         ("SERVE_BODY_TIMEOUT", "0"),
@@ -54,30 +53,6 @@ def test_header_limits_reach_gunicorn():
     assert options["limit_request_field_size"] == 2048
     assert options["limit_request_fields"] == 30
     assert options["limit_request_line"] == 4094
-
-
-@pytest.mark.parametrize(
-    ("text", "depth"),
-    [
-        ("1", 0),
-        ("[1, 2]", 1),
-        ('{"instances": [[1, 2]]}', 3),
-        ('{"a": "[[[[[[", "b": ["\\"]]]"]}', 2),
-        ("[" * 100_000, 100_000),
-        ("]]][[", 2),
-        ("]" * 50 + "[" * 20, 20),
-    ],
-)
-def test_json_depth_ignores_brackets_in_strings(text, depth):
-    assert codecs.json_depth(text) == depth
-
-
-def test_deep_json_is_refused_before_parsing():
-    with pytest.raises(InvalidPayload, match="nested too deeply"):
-        codecs.decode(b"[" * 17 + b"]" * 17, "application/json")
-    limits = codecs.Limits(max_json_depth=32)
-    with pytest.raises(InvalidPayload, match="row 1"):  # parsed: the depth was allowed
-        codecs.decode(b"[" * 17 + b"]" * 17, "application/json", limits)
 
 
 @pytest.mark.parametrize(

@@ -286,9 +286,9 @@ def test_invocations_csv_output_has_one_line_per_row(client, raw_csv):
     ("content_type", "body", "fragments"),
     [
         ("text/csv", b"1,2,3,4,5,6,7,8,9\n", ["expected 10 features, got 9"]),
-        ("text/csv", b"1,2,3,4,5,6,7,8,9,10,11\n", ["expected 10 features, got 11"]),
+        ("text/csv", b"1,2,3,4,5,6,7,8,9,10,11\n", ["row 1", "has 11 values", "at most 10"]),
         ("application/json", b"[[1, 2, 3]]", ["expected 10 features, got 3"]),
-        ("text/libsvm", b"12:1\n", ["expected 10 features, got 12"]),
+        ("text/libsvm", b"12:1\n", ["row 1", "'12:1'", "1 <= index <= 10"]),
         ("text/csv", b"1,2,3,4,5,6,7,8,9,10\n1,2,x,4,5,6,7,8,9,10\n", ["row 2", "column 3"]),
         ("text/csv", b"1,2,3,4,5,6,7,8,9,10\n1,2,3\n", ["row 2", "3 values"]),
         ("text/csv", b"1,2,3,4,5,6,7,8,9,inf\n", ["row 1", "column 10", "not finite"]),
