@@ -5,7 +5,8 @@ python -m deploy.configs --stage staging --stage prod          # the newest Appr
 python -m deploy.configs --stage prod --model-package-arn ARN  # this one (what passed staging)
 
 deploy/params/<stage>.json may use ${ModelPackageArn} and ${<any bootstrap output>} in values;
-the config lands in build/deploy/<stage>.json, read by `python -m deploy.stacks deploy --config`.
+its RoleArn names the stage's own CloudFormation service role (a bootstrap output). The config
+lands in build/deploy/<stage>.json, read by `python -m deploy.stacks deploy --config`.
 A --model-package-arn or --stage that does not match its pattern (deploy.cli) is refused before
 any AWS call: both can come from a workflow input or a make command line.
 """
@@ -28,8 +29,6 @@ from deploy.stacks import stack_outputs
 
 DEFAULT_GROUP = "abalone"
 DEFAULT_BOOTSTRAP_STACK = "abalone-bootstrap"
-#: The bootstrap output that becomes the config's CloudFormation service role.
-ROLE_OUTPUT = "CloudFormationDeployRoleArn"
 
 
 @dataclass(frozen=True)
@@ -67,12 +66,13 @@ def stage_config(
         key: _fill(str(value), values, f"{source}: Parameters.{key}")
         for key, value in params.get("Parameters", {}).items()
     }
-    if "StackName" not in params:
-        raise DeployError(f"{source} has no StackName")
+    for key in ("StackName", "RoleArn"):
+        if key not in params:
+            raise DeployError(f"{source} has no {key}")
     return {
         "Stage": stage,
         "StackName": params["StackName"],
-        "RoleArn": outputs.get(ROLE_OUTPUT),
+        "RoleArn": _fill(str(params["RoleArn"]), values, f"{source}: RoleArn"),
         "ModelPackageArn": package.arn,
         "ModelPackageVersion": package.version,
         "Parameters": parameters,

@@ -16,7 +16,8 @@ BOOTSTRAP_TEMPLATE = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\nOutputs:\n" +
     f"  {key}:\n    Value: {value}\n"
     for key, value in {
         "SageMakerExecutionRoleArn": "arn:aws:iam::123456789012:role/abalone-sagemaker-execution",
-        "CloudFormationDeployRoleArn": "arn:aws:iam::123456789012:role/abalone-cfn-deploy",
+        "CloudFormationStagingRoleArn": "arn:aws:iam::123456789012:role/abalone-cfn-staging",
+        "CloudFormationProdRoleArn": "arn:aws:iam::123456789012:role/abalone-cfn-prod",
         "ArtifactBucket": "abalone-artifacts",
     }.items()
 )
@@ -86,7 +87,9 @@ def test_cli_writes_each_stage_config_with_the_package_and_bootstrap_outputs(
     prod = json.loads((out_dir / "prod.json").read_text())
     assert staging["ModelPackageArn"] == prod["ModelPackageArn"] == new != old
     assert staging["StackName"] == "abalone-endpoint-staging"
-    assert staging["RoleArn"] == "arn:aws:iam::123456789012:role/abalone-cfn-deploy"
+    # Each stage's stack is deployed by CloudFormation with that stage's own service role.
+    assert staging["RoleArn"] == "arn:aws:iam::123456789012:role/abalone-cfn-staging"
+    assert prod["RoleArn"] == "arn:aws:iam::123456789012:role/abalone-cfn-prod"
     assert staging["Parameters"]["ModelPackageArn"] == new
     assert staging["Parameters"]["ExecutionRoleArn"].endswith(":role/abalone-sagemaker-execution")
     assert (
@@ -133,3 +136,9 @@ def test_unknown_placeholder_names_the_file_and_the_known_values(tmp_path):
     package = registry.Package(arn="arn", group="abalone", version=1, created="now")
     with pytest.raises(DeployError, match=r"p.json: Parameters.Bucket uses \$\{NoSuchOutput\}"):
         configs.stage_config(params, package, {"ArtifactBucket": "b"}, stage="x", source="p.json")
+
+
+def test_a_parameter_file_without_its_role_is_refused():
+    package = registry.Package(arn="arn", group="abalone", version=1, created="now")
+    with pytest.raises(DeployError, match=r"p\.json has no RoleArn"):
+        configs.stage_config({"StackName": "s"}, package, {}, stage="x", source="p.json")

@@ -12,6 +12,14 @@ from deploy import stacks
 from tests.deploy.conftest import REPO, add_package
 
 TEMPLATES = REPO / "deploy" / "templates"
+ROLE_OUTPUTS = (
+    "SageMakerExecutionRoleArn",
+    "CloudFormationStagingRoleArn",
+    "CloudFormationProdRoleArn",
+    "GitHubBuildRoleArn",
+    "GitHubStagingRoleArn",
+    "GitHubProdRoleArn",
+)
 FAST = stacks.Waiting(poll_s=0.05, timeout_s=30)
 BOOTSTRAP = stacks.StackSpec(
     name="abalone-bootstrap",
@@ -45,7 +53,7 @@ def test_bootstrap_creates_what_the_rest_needs(boto, capsys):
     assert repository["repositories"][0]["imageTagMutability"] == "IMMUTABLE"
     # Scan on push, lifecycle policy: moto drops them from CloudFormation (test_templates has them).
     iam = boto("iam")
-    for key in ("SageMakerExecutionRoleArn", "CloudFormationDeployRoleArn", "GitHubDeployRoleArn"):
+    for key in ROLE_OUTPUTS:
         role = iam.get_role(RoleName=outputs[key].rsplit("/", 1)[1])["Role"]
         assert role["Arn"] == outputs[key]
     s3 = boto("s3")
@@ -55,18 +63,24 @@ def test_bootstrap_creates_what_the_rest_needs(boto, capsys):
     # Public access block: moto drops it from CloudFormation (test_templates reads it).
 
 
-def test_github_role_trusts_only_this_repository_main_and_its_environments(boto):
+@pytest.mark.parametrize(
+    ("output", "subject"),
+    [
+        ("GitHubBuildRoleArn", "repo:acme/abalone-byom:ref:refs/heads/main"),
+        ("GitHubStagingRoleArn", "repo:acme/abalone-byom:environment:staging"),
+        ("GitHubProdRoleArn", "repo:acme/abalone-byom:environment:prod"),
+    ],
+)
+def test_each_github_role_trusts_only_its_own_oidc_subject(boto, output, subject):
     outputs = stacks.deploy(boto("cloudformation"), BOOTSTRAP, FAST)
-    role = boto("iam").get_role(RoleName=outputs["GitHubDeployRoleArn"].rsplit("/", 1)[1])
+    role = boto("iam").get_role(RoleName=outputs[output].rsplit("/", 1)[1])
     trust = role["Role"]["AssumeRolePolicyDocument"]
     trust = json.loads(trust) if isinstance(trust, str) else trust
-    condition = trust["Statement"][0]["Condition"]["StringEquals"]
+    (statement,) = trust["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    condition = statement["Condition"]["StringEquals"]
     assert condition["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
-    assert sorted(condition["token.actions.githubusercontent.com:sub"]) == [
-        "repo:acme/abalone-byom:environment:prod",
-        "repo:acme/abalone-byom:environment:staging",
-        "repo:acme/abalone-byom:ref:refs/heads/main",
-    ]
+    assert condition["token.actions.githubusercontent.com:sub"] == subject
 
 
 def test_bootstrap_update_and_no_op(boto, capsys):

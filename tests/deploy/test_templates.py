@@ -72,7 +72,8 @@ def test_artifact_bucket_is_encrypted_private_and_tls_only():
     assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
     assert all(properties["PublicAccessBlockConfiguration"].values())
     (policy,) = resources("bootstrap.yaml", "AWS::S3::BucketPolicy").values()
-    (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    (deny,) = [s for s in statements if s["Sid"] == "DenyInsecureTransport"]
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
