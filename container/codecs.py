@@ -149,8 +149,14 @@ def _number(text: str) -> float | None:
 def _looks_like_sex(cell: Any) -> bool:
     if not isinstance(cell, str):
         return False
-    text = cell.strip()  # a long number is a number (refused later), not a category
-    return bool(text) and _NUMBER.fullmatch(text) is None
+    text = cell.strip()
+    if not text:
+        return False
+    try:  # whatever float() takes ("1_0", a long number) is a bad number, not a category
+        float(text)
+    except ValueError:
+        return True
+    return False
 
 
 def _parse_cell(cell: Any, row: int, column: int) -> float:
@@ -205,7 +211,6 @@ def decode_csv(body: bytes, limits: Limits = DEFAULT_LIMITS) -> Rows:
 def _csv_width(text: str, lines: list[str], limits: Limits) -> int:
     """Row 1's width, checked against the limits; every row's, by counting commas, not cells."""
     width = lines[0].count(",") + 1
-    _check_shape(1, width, limits)
     if text.count(",") + len(lines) != len(lines) * width:  # blank lines hold no commas
         for number, line in enumerate(lines, start=1):
             count = line.count(",") + 1
@@ -227,7 +232,7 @@ def _numeric_csv(lines: list[str], width: int) -> np.ndarray | None:
         if not joined.isascii() or "_" in joined:
             return None
         cells = joined.split(",")
-        if max(map(len, cells)) > MAX_NUMBER_CHARS:
+        if len(joined) > MAX_NUMBER_CHARS and max(map(len, cells)) > MAX_NUMBER_CHARS:
             return None
         try:
             numbers = list(map(float, cells))
