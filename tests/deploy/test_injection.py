@@ -171,3 +171,17 @@ def test_the_deploy_workflow_input_is_the_one_it_checks():
     env = deploy["jobs"]["staging"]["env"]
     assert env["MODEL_PACKAGE_ARN"] == "${{ inputs.model_package_arn }}"
     assert env["EVENT_ARN"] == "${{ github.event.client_payload.model_package_arn }}"
+
+
+#: The local targets and the user value each passes to a command (each fails fast on a bad one).
+LOCAL_TARGETS = [("model", "DATA"), ("evaluate", "DATA"), ("up", "MODEL_DIR")]
+
+
+@pytest.mark.parametrize(("target", "variable"), LOCAL_TARGETS, ids=[t for t, _ in LOCAL_TARGETS])
+@pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
+def test_local_targets_pass_user_values_as_data(sandbox, target, variable, value):
+    """The targets a user runs on a laptop treat DATA and MODEL_DIR as text too: the command
+    gets the hostile value as one argument, fails on it, and nothing else runs."""
+    result = make(sandbox, target, f"{variable}={value}")
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert_no_pwned(sandbox, REPO, REPO / "build")
