@@ -427,8 +427,10 @@ def decode_libsvm(body: bytes, limits: Limits = DEFAULT_LIMITS) -> Rows:
         tokens = line.split(maxsplit=limits.max_columns + 1)  # a label and max_columns pairs
         if len(tokens) > limits.max_columns + 1:
             raise InvalidPayload(f"row {number}: more than {limits.max_columns} index:value pairs")
-        if ":" not in tokens[0]:
-            del tokens[0]  # a leading label is allowed and ignored
+        if ":" not in tokens[0]:  # a leading label is allowed and ignored, if it is a number
+            label = tokens.pop(0)
+            if _number(label) is None:
+                raise InvalidPayload(f"row {number}: the label {label[:20]!r} is not a number")
         for token in tokens:
             index, value = _libsvm_entry(token, number, limits.max_columns, max_index_digits)
             row_of.append(number - 1)

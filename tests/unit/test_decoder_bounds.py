@@ -312,3 +312,10 @@ def test_invalid_payload_is_the_only_error_a_bad_number_raises():
         ]:
             with contextlib.suppress(InvalidPayload):  # anything else fails the test
                 codecs.decode(body, content_type, SERVER)
+
+
+@pytest.mark.parametrize("label", ["\x00" * 1000, "x", "1" * 101], ids=["nul", "word", "long"])
+def test_a_libsvm_label_is_ignored_only_when_it_is_a_number(label: str):
+    assert np.isnan(codecs.decode(b"7.5\n", "text/libsvm", SERVER).values).all()
+    error = refusal(f"{label} 1:1\n".encode(), "text/libsvm")
+    assert "row 1: the label" in error.message and "is not a number" in error.message
