@@ -112,6 +112,10 @@ bench: install build bench-tools ## serving benchmark vs its floors, 3 interleav
 bench-smoke: install build bench-tools ## one short round of the benchmark, to check the harness (~30 s)
 	ABALONE_DATA="$$DATA" $(PY) -m bench --smoke $$BENCH_ARGS
 
+.PHONY: bench-worstcase
+bench-worstcase: install build ## time and peak memory of the worst 6 MiB body per content type, valid and hostile (~1 min)
+	ABALONE_DATA="$$DATA" $(PY) -m bench.worstcase
+
 # --- deployment (deploy/) ---
 # AWS settings come from the environment (AWS_PROFILE or OIDC credentials, AWS_REGION); see deploy/README.md.
 MODEL_PACKAGE_GROUP ?= abalone
