@@ -9,7 +9,7 @@ import time
 import weakref
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from werkzeug.wsgi import get_content_length, get_input_stream
 
@@ -78,11 +78,26 @@ class BodyDeadlines:
                         watch.sock.shutdown(socket.SHUT_RD)
 
 
+#: Set in the environ when a request is answered with its body (partly) unread: the connection
+#: cannot serve another request (see wsgi.RequestLog).
+UNREAD_BODY_KEY: Final = "container.unread_body"
+
+
 def read_body(
     environ: WSGIEnvironment, limit: int, timeout_s: float, deadlines: BodyDeadlines
 ) -> bytes:
     """The body, at most `limit` bytes (413 beyond), read within `timeout_s` when served by
     gunicorn (its socket is in the environ; 408 when the client is slower than that)."""
+    try:
+        return _read_within_deadline(environ, limit, timeout_s, deadlines)
+    except (PayloadTooLarge, RequestTimeout):
+        environ[UNREAD_BODY_KEY] = True
+        raise
+
+
+def _read_within_deadline(
+    environ: WSGIEnvironment, limit: int, timeout_s: float, deadlines: BodyDeadlines
+) -> bytes:
     sock = environ.get("gunicorn.socket")
     if not isinstance(sock, socket.socket):
         return _read_body(environ, limit)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from werkzeug.http import HTTP_STATUS_CODES
 
 from container.accesslog import AccessLog
+from container.body import UNREAD_BODY_KEY
 from container.invocations import Prediction
 
 if TYPE_CHECKING:
@@ -67,6 +68,17 @@ class FastInvocations:
         return [body]
 
 
+def _close_after_response(start_response: StartResponse) -> None:
+    """Answer `Connection: close`. After a response, gunicorn drains at most 64 KiB of a body the
+    app left unread and otherwise drops the connection it has just announced as keep-alive: a
+    client reusing it in that instant gets no answer at all. gunicorn ignores a Connection
+    header from the app, but start_response is a method of its response object, which can be
+    told; under another server this does nothing."""
+    force_close = getattr(getattr(start_response, "__self__", None), "force_close", None)
+    if callable(force_close):
+        force_close()
+
+
 class RequestLog:
     """WSGI middleware around the Flask app: one access-log line per request (not /ping), and
     SageMaker's custom attributes echoed on every response, errors included.
@@ -88,6 +100,8 @@ class RequestLog:
             status[0] = code[:3]
             if attributes is not None:
                 headers.append((CUSTOM_ATTRIBUTES, attributes))
+            if environ.get(UNREAD_BODY_KEY):
+                _close_after_response(start_response)
             return start_response(code, headers, exc_info)
 
         body = self._app(environ, respond)

@@ -3,6 +3,7 @@ refused fast without a setting."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -114,3 +115,23 @@ def test_a_trickled_body_is_cut_off_with_408(limited):
     assert b"request body not received within 2 s" in answer
     assert 2 <= elapsed < 6  # the watcher looks every 0.2 s; the machine may be busy
     assert limited.ping_status() == 200
+
+
+@pytest.mark.parametrize("sent", [0, 200_000], ids=["headers-only", "part-of-the-body"])
+def test_a_body_over_the_limit_is_answered_with_connection_close(limited, sent):
+    """413 before the body is read: the answer says close, and the server closes, so no client
+    reuses a connection that gunicorn drops once its drain of unread bytes gives up."""
+    port = int(limited.url.rsplit(":", 1)[1])
+    head = (
+        "POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+        f"Content-Length: {7 * 1024 * 1024}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head + b"0" * sent)
+        answer = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):  # until the server closes
+                answer += chunk
+    head_lines = answer.split(b"\r\n\r\n", 1)[0].lower().split(b"\r\n")
+    assert head_lines[0].startswith(b"http/1.1 413"), answer
+    assert b"connection: close" in head_lines
