@@ -134,7 +134,7 @@ def test_a_stage_role_reaches_only_its_own_stack_endpoint_and_service_role(stage
 
 
 def test_only_prod_can_autoscale_since_scalable_targets_cannot_be_scoped_to_an_endpoint():
-    assert grants("CloudFormationProdRole", "application-autoscaling:") == ["*"]
+    assert set(grants("CloudFormationProdRole", "application-autoscaling:")) == {"*"}
     assert grants("CloudFormationStagingRole", "application-autoscaling:") == []
     assert grants("CloudFormationStagingRole", "iam:CreateServiceLinkedRole") == []
 
@@ -144,6 +144,7 @@ def test_the_build_role_pushes_and_runs_the_pipeline_but_cannot_deploy():
     assert set(grants("GitHubBuildRole", "s3:")) == {
         "${ArtifactBucket.Arn}/${ProjectName}-pipeline",
         "${ArtifactBucket.Arn}/${ProjectName}-pipeline-training",
+        "${ArtifactBucket.Arn}/${ProjectName}-pipeline/data/abalone.data",  # make upload-data
     }
     assert grants("GitHubBuildRole", "cloudformation:") == [
         "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${AWS::StackName}/*"
@@ -289,10 +290,19 @@ def test_no_ci_role_can_overwrite_or_delete_a_registered_model_artifact(enforced
             _denied(s3.delete_object, Bucket=bucket, Key=key)
     body = admin_s3.get_object(Bucket=bucket, Key=ARTIFACT_KEYS[0])["Body"].read()
     assert body == b"the registered model"
-    # The build role writes only the pipeline definition's own key (large definitions).
+    # The build role writes only the pipeline definition's own key (large definitions) and the
+    # input data (make upload-data); the stage roles write nothing.
     build = _client(url, "s3", credentials["GitHubBuildRole"])
     build.put_object(Bucket=bucket, Key=DEFINITION_KEY, Body=b"{}")
-    _denied(build.put_object, Bucket=bucket, Key=INPUT_KEY, Body=b"x")
+    build.put_object(Bucket=bucket, Key=INPUT_KEY, Body=b"x")
+    _denied(build.put_object, Bucket=bucket, Key="abalone-pipeline/data/other.data", Body=b"x")
+    for role in ("GitHubStagingRole", "GitHubProdRole"):
+        _denied(
+            _client(url, "s3", credentials[role]).put_object,
+            Bucket=bucket,
+            Key=INPUT_KEY,
+            Body=b"x",
+        )
 
 
 def test_actions_follow_the_environment(enforced):

@@ -3,6 +3,7 @@ actionlint check their syntax and types; this checks the project's own rules).""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from pathlib import Path
@@ -78,14 +79,129 @@ def test_artifact_bucket_is_encrypted_private_and_tls_only():
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_endpoint_rolls_back_on_its_alarms():
+def test_endpoint_rolls_back_on_5xx_and_latency_but_not_on_clients_4xx():
     endpoint = resources("endpoint.yaml", "AWS::SageMaker::Endpoint")["Endpoint"]["Properties"]
     alarms = resources("endpoint.yaml", "AWS::CloudWatch::Alarm")
+    metrics = {name: alarm["Properties"]["MetricName"] for name, alarm in alarms.items()}
+    assert sorted(metrics.values()) == [
+        "Invocation4XXErrors",
+        "Invocation5XXErrors",
+        "ModelLatency",
+    ]
     rollback = endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
-    assert sorted(item["AlarmName"]["Ref"] for item in rollback) == sorted(alarms)
-    metrics = {alarm["Properties"]["MetricName"] for alarm in alarms.values()}
-    assert metrics == {"Invocation5XXErrors", "Invocation4XXErrors", "ModelLatency"}
+    watched = {metrics[item["AlarmName"]["Ref"]] for item in rollback}
+    assert watched == {"Invocation5XXErrors", "ModelLatency"}
     assert "BlueGreenUpdatePolicy" in endpoint["DeploymentConfig"]
+
+
+def test_every_traffic_shift_bakes_under_the_alarms_for_at_least_300_s():
+    body = template("endpoint.yaml")
+    policy = body["Resources"]["Endpoint"]["Properties"]["DeploymentConfig"][
+        "BlueGreenUpdatePolicy"
+    ]
+    _condition, canary, all_at_once = policy["TrafficRoutingConfiguration"]["Fn::If"]
+    assert canary["Type"] == "CANARY" and all_at_once["Type"] == "ALL_AT_ONCE"
+    for routing in (canary, all_at_once):
+        assert routing["WaitIntervalInSeconds"] == {"Ref": "BakeTimeSeconds"}
+    # TerminationWaitInSeconds is not watched by the alarms; the bake is WaitIntervalInSeconds.
+    assert policy["TerminationWaitInSeconds"] == 0
+    bake = body["Parameters"]["BakeTimeSeconds"]
+    assert bake["MinValue"] >= 300 and bake["MaxValue"] <= 3600
+    assert policy["MaximumExecutionTimeoutInSeconds"] >= 2 * bake["MaxValue"]
+    for stage in ("staging", "prod"):
+        params = json.loads((PARAMS / f"{stage}.json").read_text())["Parameters"]
+        assert int(params["BakeTimeSeconds"]) >= 300, stage
+
+
+def test_an_autoscaled_fleet_keeps_its_instance_count_across_deploys():
+    endpoint = template("endpoint.yaml")["Resources"]["Endpoint"]["Properties"]
+    assert endpoint["RetainAllVariantProperties"] == {"Fn::If": ["AutoScaling", True, False]}
+    condition, excluded, _none = endpoint["ExcludeRetainedVariantProperties"]["Fn::If"]
+    assert condition == "AutoScaling"
+    kept = {"DesiredInstanceCount", "DesiredWeight", "DataCaptureConfig"} - {
+        item["VariantPropertyType"] for item in excluded
+    }
+    assert kept == {"DesiredInstanceCount"}
+
+
+def _role_statements(logical_id: str) -> dict[str, dict[str, Any]]:
+    role = template("bootstrap.yaml")["Resources"][logical_id]["Properties"]
+    (policy,) = role["Policies"]
+    return {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+
+
+def _arn_tail(resource: Any) -> str:
+    """The part of a `!Sub` ARN after its last colon (other resources as text)."""
+    if isinstance(resource, dict) and "Fn::Sub" in resource:
+        return str(resource["Fn::Sub"]).rsplit(":", 1)[1]
+    return str(resource)
+
+
+def test_the_prod_cloudformation_role_has_what_autoscaling_asks_of_its_caller():
+    statements = _role_statements("CloudFormationProdRole")
+    allowed: dict[str, set[str]] = {}
+    for statement in statements.values():
+        for action in _as_list(statement["Action"]):
+            allowed.setdefault(action, set()).update(
+                _arn_tail(r) for r in _as_list(statement["Resource"])
+            )
+    endpoint = "endpoint/${ProjectName}-prod"
+    tracking = "TargetTracking-endpoint/${ProjectName}-prod/variant/*"
+    for action in ("sagemaker:DescribeEndpoint", "sagemaker:UpdateEndpointWeightsAndCapacities"):
+        assert endpoint in allowed[action], action
+    for action in (
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:DeleteAlarms",
+    ):
+        assert tracking in allowed[action], action
+    # A condition on a key the request does not carry never matches: reads stand apart.
+    writes = statements["AutoScalingHasNoResourceLevelPermissionsForNewTargets"]
+    assert not [a for a in _as_list(writes["Action"]) if ":Describe" in a]
+    reads = statements["AutoScalingReadsHasNoResourceLevelPermissions"]
+    assert "Condition" not in reads
+    assert {a.split(":")[1] for a in reads["Action"]} == {
+        "DescribeScalableTargets",
+        "DescribeScalingPolicies",
+        "DescribeScalingActivities",
+    }
+    staging = _role_statements("CloudFormationStagingRole")
+    assert not [s for s in staging.values() if "UpdateEndpointWeightsAndCapacities" in str(s)]
+
+
+def test_the_execution_role_may_read_both_stages_rollback_alarms():
+    statement = _role_statements("SageMakerExecutionRole")["DeploymentGuardrailsReadRollbackAlarms"]
+    assert statement["Action"] == "cloudwatch:DescribeAlarms"
+    tails = sorted(_arn_tail(r) for r in statement["Resource"])
+    assert tails == ["${ProjectName}-prod-*", "${ProjectName}-staging-*"]
+    endpoint = resources("endpoint.yaml", "AWS::SageMaker::Endpoint")["Endpoint"]["Properties"]
+    rollback = endpoint["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    alarms = template("endpoint.yaml")["Resources"]
+    for stage in ("staging", "prod"):
+        granted = f"${{ProjectName}}-{stage}-*".replace("${ProjectName}", "abalone")
+        for item in rollback:
+            name = alarms[item["AlarmName"]["Ref"]]["Properties"]["AlarmName"]["Fn::Sub"]
+            assert fnmatch.fnmatchcase(name.replace("${EndpointName}", f"abalone-{stage}"), granted)
+
+
+JOB_ROLE = {
+    ("build.yml", "build"): "GitHubBuildRole",
+    ("deploy.yml", "staging"): "GitHubStagingRole",
+}
+JOB_ROLE[("deploy.yml", "prod")] = "GitHubProdRole"
+
+
+@pytest.mark.parametrize(("workflow", "job"), sorted(JOB_ROLE), ids=lambda x: str(x))
+def test_credentials_outlast_the_job_and_the_role_allows_them(workflow, job):
+    from cfnlint.decode import cfn_yaml as loader
+
+    jobs = loader.load(str(WORKFLOWS / workflow))["jobs"]
+    steps = jobs[job]["steps"]
+    (credentials,) = [s for s in steps if "configure-aws-credentials" in s.get("uses", "")]
+    duration = int(credentials["with"]["role-duration-seconds"])
+    assert duration >= jobs[job]["timeout-minutes"] * 60
+    role = template("bootstrap.yaml")["Resources"][JOB_ROLE[(workflow, job)]]["Properties"]
+    assert duration <= role["MaxSessionDuration"] <= 43200
 
 
 def test_endpoint_model_comes_from_the_package_and_scaling_tracks_invocations():
