@@ -17,11 +17,13 @@ QUICK_MODEL_DIR := $(BUILD)/model-run/model
 GATEWAY_PORT ?= 8080
 ENDPOINT_PORT ?= 8081
 # IMAGE, MODEL_DIR and the ports reach compose through the environment (see USER_VARIABLES).
-COMPOSE      = MODEL_DIR="$$(realpath -m -- "$$MODEL_DIR")" docker-compose -p abalone
+# scripts/compose.sh runs `docker compose` (v2) where it works, else `docker-compose` (v1).
+COMPOSE_PROJECT := abalone
+COMPOSE      = MODEL_DIR="$$(realpath -m -- "$$MODEL_DIR")" bash scripts/compose.sh -p $(COMPOSE_PROJECT)
 
 export IMAGE
 
-.PHONY: help install docker base-image wheels build model evaluate up down invoke run \
+.PHONY: help install docker base-image wheels build model evaluate up down invoke run ports-free \
         lint fmt test test-unit test-integration lock clean
 
 help: ## list the targets
@@ -59,7 +61,10 @@ model: install ## quick path without the pipeline: train on $(DATA) into $(QUICK
 evaluate: install ## 5-fold CV RMSE: this project's recipe vs the AWS template's hyperparameters
 	$(PY) -m training.cv --data "$$DATA"
 
-up: docker ## start the local endpoint (compose) serving $(MODEL_DIR), wait until healthy
+ports-free: # fail early, naming the port, when GATEWAY_PORT or ENDPOINT_PORT is taken
+	@bash scripts/ports-free.sh $(COMPOSE_PROJECT) GATEWAY_PORT="$$GATEWAY_PORT" ENDPOINT_PORT="$$ENDPOINT_PORT"
+
+up: docker ports-free ## start the local endpoint (compose) serving $(MODEL_DIR), wait until healthy
 	@test -f "$$MODEL_DIR/xgboost-model" || { echo "no model in '$$MODEL_DIR': run make pipeline-local, or make model and MODEL_DIR=$(QUICK_MODEL_DIR)" >&2; exit 2; }
 	$(COMPOSE) up -d
 	$(PY) -m deploy.invoke wait --url "http://127.0.0.1:$$GATEWAY_PORT/ping" --timeout 120
@@ -70,7 +75,7 @@ down: ## stop the local endpoint
 invoke: install ## invoke the local endpoint through the SageMaker runtime API (boto3)
 	$(PY) -m deploy.invoke invoke --endpoint-url "http://127.0.0.1:$$GATEWAY_PORT"
 
-run: install build pipeline-local up invoke ## the main job: build, run the pipeline locally, serve the gated model, predict
+run: ports-free install build pipeline-local up invoke ## the main job: build, run the pipeline locally, serve the gated model, predict
 	@echo "The endpoint keeps running on http://127.0.0.1:$$GATEWAY_PORT (SageMaker runtime API). Stop it with: make down"
 
 lint: install ## ruff check and format check
