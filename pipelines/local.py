@@ -42,6 +42,8 @@ LOCAL_ROLE: Final = "arn:aws:iam::000000000000:role/local-mode"
 LOCAL_BUCKET: Final = "local-mode"
 LOCAL_REGION: Final = "us-east-1"
 JOBS_DIR: Final = ".jobs"
+#: The project's one choice of Docker Compose, the one local mode also takes: v2 where it works.
+COMPOSE_SCRIPT: Final = Path(__file__).resolve().parents[1] / "scripts" / "compose.sh"
 
 
 @dataclass(frozen=True)
@@ -196,14 +198,13 @@ def _summarize(execution: Any) -> LocalRun:
 
 
 def remove_job_containers(jobs_dir: Path) -> None:
-    """`docker-compose down` each job local mode ran, then drop their folders.
+    """`compose down` each job local mode ran, then drop their folders.
 
     Local mode leaves an exited container per job, the `sagemaker-local` network and a folder
     per job holding its docker-compose.yaml (with the containers' credentials in plain text).
     """
-    compose = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
     for compose_file in sorted(jobs_dir.glob("*/docker-compose.yaml")):
-        command = [*compose, "-f", str(compose_file), "down", "--remove-orphans"]
+        command = ["bash", str(COMPOSE_SCRIPT), "-f", str(compose_file), "down", "--remove-orphans"]
         subprocess.run(command, capture_output=True, check=False, timeout=120)
     shutil.rmtree(jobs_dir, ignore_errors=True)
 

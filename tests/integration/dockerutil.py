@@ -1,4 +1,8 @@
-"""Helpers for tests that run the image: start containers on free 127.0.0.1 ports and poll."""
+"""Helpers for tests that run the image: start containers on free 127.0.0.1 ports and poll.
+
+What the suite starts carries TEST_LABELS (a label with this run's id), and every leftover check
+looks only at what its own run created: by id, by that label, or by compose project.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ import contextlib
 import os
 import socket
 import subprocess
+import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +23,15 @@ import requests
 from docker.models.containers import Container
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+#: The project's one choice of Docker Compose: v2 (`docker compose`) where it works, else v1.
+COMPOSE = ("bash", str(REPO_ROOT / "scripts" / "compose.sh"))
+#: Set on every container the suite starts itself, with this test run's id.
+TEST_RUN_LABEL = "com.abalone-byom.test-run"
+TEST_RUN_ID = uuid.uuid4().hex
+TEST_LABELS = {TEST_RUN_LABEL: TEST_RUN_ID}
+PROJECT_LABEL = "com.docker.compose.project"
+#: Compose (v1 and v2) records the folder of the compose file on every container it creates.
+WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
 
 
 def free_port() -> int:
@@ -72,7 +87,10 @@ def run_image(
 ) -> Served:
     host_port = free_port()
     ports = options.pop("ports", {f"{port}/tcp": ("127.0.0.1", host_port)})
-    container = client.containers.run(image, list(args), detach=True, ports=ports, **options)
+    labels = {**TEST_LABELS, **options.pop("labels", {})}
+    container = client.containers.run(
+        image, list(args), detach=True, ports=ports, labels=labels, **options
+    )
     return Served(container=container, url=f"http://127.0.0.1:{host_port}")
 
 
@@ -106,7 +124,7 @@ def serving_containers(
 @contextlib.contextmanager
 def compose_stack(image: str, model_dir: Path, project: str) -> Iterator[str]:
     """The repository's docker-compose.yml on free ports; yield the runtime gateway's URL once it
-    answers (polled), and take the stack down on exit."""
+    answers (polled), take the stack down on exit and check its project left nothing behind."""
     from deploy.invoke import wait_until_ready
 
     gateway_port, endpoint_port = free_port(), free_port()
@@ -117,9 +135,15 @@ def compose_stack(image: str, model_dir: Path, project: str) -> Iterator[str]:
         "GATEWAY_PORT": str(gateway_port),
         "ENDPOINT_PORT": str(endpoint_port),
     }
-    compose = ["docker-compose", "-p", project, "-f", str(REPO_ROOT / "docker-compose.yml")]
-    subprocess.run([*compose, "up", "-d"], env=env, check=True, capture_output=True, timeout=180)
+    compose = [*COMPOSE, "-p", project, "-f", str(REPO_ROOT / "docker-compose.yml")]
     try:
+        up = subprocess.run(
+            [*compose, "up", "-d"], env=env, capture_output=True, text=True, timeout=180
+        )
+        assert up.returncode == 0, (
+            f"compose up failed (GATEWAY_PORT={gateway_port}, ENDPOINT_PORT={endpoint_port}):"
+            f"\n{up.stderr}"
+        )
         url = f"http://127.0.0.1:{gateway_port}"
         wait_until_ready(f"{url}/ping", timeout_s=120)
         yield url
@@ -130,6 +154,55 @@ def compose_stack(image: str, model_dir: Path, project: str) -> Iterator[str]:
             capture_output=True,
             timeout=120,
         )
+    left = project_leftovers(docker.from_env(), project)
+    assert left == [], f"compose down left {left} of project {project}"
+
+
+def project_leftovers(client: docker.DockerClient, project: str) -> list[str]:
+    """The containers, networks and volumes still labelled with compose project `project`."""
+    label = {"label": f"{PROJECT_LABEL}={project}"}
+    containers = client.containers.list(all=True, sparse=True, filters=label)
+    return [
+        *(f"container {c.attrs['Names'][0]}" for c in containers),
+        *(f"network {n.name}" for n in client.networks.list(filters=label)),
+        *(f"volume {v.name}" for v in client.volumes.list(filters=label)),
+    ]
+
+
+def compose_containers_under(client: docker.DockerClient, root: Path) -> list[str]:
+    """Names of the containers (running or not) that compose created from a file under `root`,
+    as the SDK's local mode does for each job in its container_root."""
+    found = client.containers.list(all=True, sparse=True, filters={"label": WORKING_DIR_LABEL})
+    return [
+        c.attrs["Names"][0].lstrip("/")
+        for c in found
+        if Path(c.attrs["Labels"][WORKING_DIR_LABEL]).is_relative_to(root)
+    ]
+
+
+@contextlib.contextmanager
+def watch_created_containers(client: docker.DockerClient) -> Iterator[list[dict[str, str]]]:
+    """Record each container Docker creates while the block runs: {"id", "name", labels...}.
+
+    From Docker's event stream, so containers created and removed inside the block (local mode's
+    jobs) are seen too; the list grows while the block runs.
+    """
+    stream = client.events(decode=True, filters={"type": "container", "event": "create"})
+    created: list[dict[str, str]] = []
+
+    def record() -> None:
+        # NB: closing the stream ends the iteration with a socket error, which is the way out.
+        with contextlib.suppress(Exception):
+            for event in stream:
+                created.append({"id": event["id"], **event["Actor"]["Attributes"]})
+
+    thread = threading.Thread(target=record, daemon=True)
+    thread.start()
+    try:
+        yield created
+    finally:
+        stream.close()
+        thread.join(timeout=10)
 
 
 def compose_containers(client: docker.DockerClient, url: str) -> list[Container]:
@@ -138,5 +211,5 @@ def compose_containers(client: docker.DockerClient, url: str) -> list[Container]
     port = url.rsplit(":", 1)[1]
     publishing = client.containers.list(filters={"publish": port})
     assert len(publishing) == 1, f"{len(publishing)} containers publish port {port}"
-    project = publishing[0].labels["com.docker.compose.project"]
-    return list(client.containers.list(filters={"label": f"com.docker.compose.project={project}"}))
+    project = publishing[0].labels[PROJECT_LABEL]
+    return list(client.containers.list(filters={"label": f"{PROJECT_LABEL}={project}"}))
