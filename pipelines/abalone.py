@@ -148,6 +148,10 @@ def get_pipeline(
         parameters=params.all(),
         steps=[preprocess, train, evaluate, gate],
         sagemaker_session=session,
+        # NB: no SageMaker Experiments: the SDK's default makes every execution create an
+        # experiment, a trial and trial components, which the execution role is not granted.
+        # Runs are traced by the execution's own steps and the registered package's metrics.
+        pipeline_experiment_config=None,
     )
 
 

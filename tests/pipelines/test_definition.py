@@ -425,3 +425,11 @@ def test_console_script_accepts_the_seeds_kwargs(tmp_path):
     assert steps["Register"]["Arguments"]["ModelPackageGroupName"] == "seed-group"
     output_path = steps["Train"]["Arguments"]["OutputDataConfig"]["S3OutputPath"]["Std:Join"]
     assert output_path["Values"][0] == f"s3://{BUCKET}/seed-prefix"
+
+
+def test_no_experiment_is_created_by_an_execution(definitions):
+    """The execution role has no sagemaker:CreateExperiment/CreateTrial (bootstrap.yaml): with
+    a PipelineExperimentConfig every execution would try to create both. The SDK writes the
+    key as null when the config is None, which the service reads as no experiment."""
+    for definition in definitions.values():
+        assert definition.get("PipelineExperimentConfig") is None
