@@ -201,9 +201,9 @@ deploy-configs: install ## write build/deploy/<stage>.json for STAGES from the n
 	  --model-package-group "$$MODEL_PACKAGE_GROUP" --bootstrap-stack "$$BOOTSTRAP_STACK" \
 	  --output-dir $(BUILD)/deploy
 
-deploy-stage: install ## create or update the endpoint stack of STAGE from its config (change set, waits, reports)
+deploy-stage: install ## create or update the endpoint stack of STAGE (change set; smoke traffic while it bakes; fails if SageMaker rolled back)
 	$(PY) -m deploy.stacks deploy --template deploy/templates/endpoint.yaml \
-	  --config "$(BUILD)/deploy/$$STAGE.json"
+	  --config "$(BUILD)/deploy/$$STAGE.json" --bake-traffic
 
 smoke: install ## smoke-test the AWS endpoint abalone-$(STAGE)
 	$(PY) -m deploy.smoke --endpoint-name "abalone-$$STAGE" \

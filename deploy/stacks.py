@@ -18,11 +18,12 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deploy import rollout
 from deploy.cli import DeployError, client, run
 
 #: AWS's StatusReason for a change set without changes (two wordings are in use).
@@ -65,10 +66,15 @@ def stack_outputs(cfn: Any, name: str) -> dict[str, str]:
     return {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
 
 
-def wait_until_settled(cfn: Any, name: str, waiting: Waiting) -> str | None:
-    """Poll until the stack leaves every *_IN_PROGRESS state; return that status."""
+def wait_until_settled(
+    cfn: Any, name: str, waiting: Waiting, tick: Callable[[], None] | None = None
+) -> str | None:
+    """Poll until the stack leaves every *_IN_PROGRESS state; return that status. `tick` runs
+    before each poll (bake traffic while an endpoint updates)."""
     deadline = time.monotonic() + waiting.timeout_s
     while True:
+        if tick is not None:
+            tick()
         status = stack_status(cfn, name)
         if status is None or not status.endswith("_IN_PROGRESS"):
             return status
@@ -175,8 +181,11 @@ def format_events(events: list[dict[str, Any]]) -> str:
     return "\n".join(lines) or "  (no failed resource events; see the stack's events)"
 
 
-def deploy(cfn: Any, spec: StackSpec, waiting: Waiting) -> dict[str, str]:
-    """Create or update `spec`; return the stack's outputs. DeployError on rollback."""
+def deploy(
+    cfn: Any, spec: StackSpec, waiting: Waiting, tick: Callable[[], None] | None = None
+) -> dict[str, str]:
+    """Create or update `spec`; return the stack's outputs. DeployError on rollback. `tick`
+    runs while the change set executes (see wait_until_settled)."""
     kind = _change_set_type(cfn, spec, waiting)
     change_set_id = create_change_set(cfn, spec, kind, waiting)
     if change_set_id is None:
@@ -184,7 +193,7 @@ def deploy(cfn: Any, spec: StackSpec, waiting: Waiting) -> dict[str, str]:
         return stack_outputs(cfn, spec.name)
     print(f"stack {spec.name}: executing {kind.lower()} change set")
     cfn.execute_change_set(ChangeSetName=change_set_id)
-    status = wait_until_settled(cfn, spec.name, waiting)
+    status = wait_until_settled(cfn, spec.name, waiting, tick)
     if status is None or status.endswith(FAILED_SUFFIXES):
         events = format_events(failure_events(cfn, spec.name))
         raise DeployError(f"stack {spec.name} ended {status}; what failed:\n{events}")
@@ -214,6 +223,14 @@ def spec_from_args(args: argparse.Namespace) -> StackSpec:
         capabilities=tuple(args.capability),
         role_arn=args.role_arn or config.get("RoleArn"),
     )
+
+
+def _bake_traffic(spec: StackSpec) -> rollout.BakeTraffic:
+    from deploy.invoke import runtime_client
+
+    if "EndpointName" not in spec.parameters:
+        raise DeployError(f"--bake-traffic: stack {spec.name} has no EndpointName parameter")
+    return rollout.BakeTraffic(runtime_client(None), spec.parameters["EndpointName"])
 
 
 def _env(variable: str) -> str:
@@ -257,6 +274,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
     up.add_argument("--capability", action="append", default=[])
     up.add_argument("--role-arn", help="service role CloudFormation assumes")
+    up.add_argument(
+        "--bake-traffic",
+        action="store_true",
+        help="send smoke requests to the EndpointName parameter while the stack updates",
+    )
     up.add_argument("--poll-seconds", type=float, default=15)
     up.add_argument("--timeout-minutes", type=float, default=90)
     out = commands.add_parser("outputs", help="print a stack's outputs")
@@ -274,7 +296,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         spec = spec_from_args(args)
         waiting = Waiting(poll_s=args.poll_seconds, timeout_s=args.timeout_minutes * 60)
-        print_outputs(spec.name, deploy(cfn, spec, waiting))
+        traffic = _bake_traffic(spec) if args.bake_traffic else None
+        outputs = deploy(cfn, spec, waiting, traffic)
+        if traffic is not None:
+            print(traffic.summary())
+        print_outputs(spec.name, outputs)
+        if rollout.is_endpoint_stack(outputs):
+            print(rollout.check_serving(client("sagemaker"), outputs))
         return 0
 
     return run(command)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy import stacks
+from deploy import rollout, stacks
 from tests.deploy.conftest import REPO, add_package
 
 TEMPLATES = REPO / "deploy" / "templates"
@@ -307,3 +307,73 @@ def test_templates_parse_as_cloudformation_for_moto(boto):
     the rest: moto accepts misspelt types and missing capabilities)."""
     for path in sorted(Path(TEMPLATES).glob("*.yaml")):
         assert boto("cloudformation").validate_template(TemplateBody=path.read_text())
+
+
+def _deploy_stage(config, package_arn: str, role: str, *flags: str) -> int:
+    spec = endpoint_spec(package_arn, role)
+    body = {"StackName": spec.name, "Parameters": spec.parameters, "Tags": spec.tags}
+    config.write_text(json.dumps(body))
+    template = str(TEMPLATES / "endpoint.yaml")
+    return stacks.main(["deploy", "--template", template, "--config", str(config), *flags])
+
+
+def _point_endpoint_elsewhere(sagemaker, endpoint_name: str, role: str, package_arn: str) -> str:
+    """What an automatic rollback leaves: the endpoint InService on a config the stack does not
+    name. moto has no UpdateEndpoint, so the endpoint is made again under its name."""
+    sagemaker.create_model(
+        ModelName="old-model",
+        ExecutionRoleArn=role,
+        PrimaryContainer={"ModelPackageName": package_arn},
+    )
+    variant = {"VariantName": "AllTraffic", "ModelName": "old-model", "InstanceType": "ml.m5.large"}
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="old-config", ProductionVariants=[{**variant, "InitialInstanceCount": 1}]
+    )
+    sagemaker.delete_endpoint(EndpointName=endpoint_name)
+    sagemaker.create_endpoint(EndpointName=endpoint_name, EndpointConfigName="old-config")
+    return "old-config"
+
+
+def test_a_rollback_sagemaker_did_on_its_own_fails_the_deploy(
+    boto, bootstrap_outputs, tmp_path, capsys
+):
+    sagemaker = boto("sagemaker")
+    role = bootstrap_outputs["SageMakerExecutionRoleArn"]
+    package = add_package(sagemaker, status="Approved")
+    assert _deploy_stage(tmp_path / "staging.json", package, role) == 0
+    out = capsys.readouterr().out
+    assert "InService on the stack's config" in out
+    outputs = stacks.stack_outputs(boto("cloudformation"), "abalone-endpoint-staging")
+    _point_endpoint_elsewhere(sagemaker, outputs["EndpointName"], role, package)
+    # The stack has nothing to change and would report success: the check must not.
+    assert _deploy_stage(tmp_path / "staging.json", package, role) == 1
+    captured = capsys.readouterr()
+    assert "no changes" in captured.out
+    assert "serves config old-config, not the stack's " + outputs["EndpointConfigName"] in (
+        captured.err
+    )
+    assert "rolled the update back" in captured.err
+
+
+def test_bake_traffic_reaches_the_endpoint_while_the_stack_updates(
+    boto, bootstrap_outputs, tmp_path, capsys
+):
+    sagemaker = boto("sagemaker")
+    role = bootstrap_outputs["SageMakerExecutionRoleArn"]
+    package = add_package(sagemaker, status="Approved")
+    assert _deploy_stage(tmp_path / "staging.json", package, role, "--bake-traffic") == 0
+    # moto's runtime answers any endpoint name; the requests are real InvokeEndpoint calls.
+    assert "bake traffic to abalone-staging: 5 answered" in capsys.readouterr().out
+
+
+def test_bake_traffic_counts_failures_without_stopping_the_deploy():
+    from botocore.exceptions import ClientError
+
+    class Refusing:
+        def invoke_endpoint(self, **_kwargs):
+            raise ClientError({"Error": {"Code": "ValidationException"}}, "InvokeEndpoint")
+
+    traffic = rollout.BakeTraffic(Refusing(), "abalone-staging", per_tick=3)
+    traffic()
+    assert (traffic.answered, traffic.failed) == (0, 3)
+    assert traffic.summary().endswith("0 answered, 3 failed (ClientError x3)")
