@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from tests.integration.dockerutil import compose_stack
+from tests.integration.foreign import ForeignObjects, foreign_objects
 from training import workflow
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -169,6 +170,14 @@ def real_model_dir(tmp_path_factory: pytest.TempPathFactory, data_path: str) -> 
     model_dir = work_dir / "model"
     model_dir.chmod(0o755)  # readable by the container's non-root users too
     return model_dir
+
+
+@pytest.fixture(scope="module")
+def foreign(docker_client: docker.DockerClient, image: str) -> Iterator[ForeignObjects]:
+    """Containers and a network this run did not create, as a SageMaker user's machine has them
+    (see tests/integration/foreign.py), present for the whole module; removed by id afterwards."""
+    with foreign_objects(docker_client, image) as objects:
+        yield objects
 
 
 @pytest.fixture(scope="session")

@@ -169,6 +169,15 @@ def project_leftovers(client: docker.DockerClient, project: str) -> list[str]:
     ]
 
 
+def removed(client: docker.DockerClient, container_id: str) -> bool:
+    """Whether the container with this id no longer exists."""
+    try:
+        client.containers.get(container_id)
+    except docker.errors.NotFound:
+        return True
+    return False
+
+
 def compose_containers_under(client: docker.DockerClient, root: Path) -> list[str]:
     """Names of the containers (running or not) that compose created from a file under `root`,
     as the SDK's local mode does for each job in its container_root."""

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from deploy.invoke import ENCODED_ROW, RAW_ROW
-from tests.integration.dockerutil import poll
+from tests.integration.dockerutil import TEST_LABELS, poll
 from training import schema, splits
 from training.artifact import load_booster
 from training.features import FeatureTransform
@@ -282,7 +282,7 @@ def test_tampered_model_is_refused(serve, real_model_dir, tmp_path):
 
 
 def test_unknown_verb_prints_usage(docker_client, image):
-    container = docker_client.containers.run(image, ["bogus"], detach=True)
+    container = docker_client.containers.run(image, ["bogus"], detach=True, labels=TEST_LABELS)
     try:
         assert container.wait(timeout=30)["StatusCode"] == 2
         assert "usage: python -m container" in container.logs().decode()

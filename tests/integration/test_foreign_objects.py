@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import docker
 import pytest
 
 from deploy.invoke import RAW_ROW, invoke, runtime_client
@@ -24,10 +22,11 @@ from tests.integration.dockerutil import (
     compose_containers_under,
     compose_stack,
     project_leftovers,
+    removed,
     serving_containers,
     watch_created_containers,
 )
-from tests.integration.foreign import LOCAL_MODE_NETWORK, ForeignObjects, foreign_objects
+from tests.integration.foreign import LOCAL_MODE_NETWORK
 
 pytestmark = pytest.mark.integration
 
@@ -48,20 +47,6 @@ networks:
 """
 
 
-@pytest.fixture(scope="module")
-def foreign(docker_client: docker.DockerClient, image: str) -> Iterator[ForeignObjects]:
-    with foreign_objects(docker_client, image) as objects:
-        yield objects
-
-
-def gone(client: docker.DockerClient, container_id: str) -> bool:
-    try:
-        client.containers.get(container_id)
-    except docker.errors.NotFound:
-        return True
-    return False
-
-
 def test_the_foreign_containers_are_what_a_host_wide_check_trips_on(docker_client, foreign):
     names = [c.name for c in docker_client.containers.list(all=True, sparse=False)]
     assert set(foreign.names) <= {n for n in names if "-algo-" in n}
@@ -80,7 +65,7 @@ def test_serving_containers_are_removed_by_their_own_ids(
         assert start().ping_status() == 200
     ours = [c["id"] for c in created if c.get(TEST_RUN_LABEL) == TEST_RUN_ID]
     assert len(ours) == 1
-    assert gone(docker_client, ours[0])
+    assert removed(docker_client, ours[0])
     assert foreign.changes() == []
 
 
@@ -95,7 +80,7 @@ def test_a_compose_stack_leaves_nothing_of_its_project(
         assert 1 < float(invoke(runtime_client(url), "abalone-staging", RAW_ROW)) < 30
     ours = [c["id"] for c in created if c.get(PROJECT_LABEL) == project]
     assert len(ours) == 2  # endpoint and gateway
-    assert all(gone(docker_client, container_id) for container_id in ours)
+    assert all(removed(docker_client, container_id) for container_id in ours)
     assert project_leftovers(docker_client, project) == []
     assert foreign.changes() == []
 
@@ -117,7 +102,7 @@ def test_local_mode_cleanup_removes_its_job_containers_only(
         remove_job_containers(jobs_dir)
     ours = [c for c in created if Path(c.get(WORKING_DIR_LABEL, "/")).is_relative_to(jobs_dir)]
     assert [c["name"] for c in ours] == [name]
-    assert gone(docker_client, ours[0]["id"])
+    assert removed(docker_client, ours[0]["id"])
     assert compose_containers_under(docker_client, tmp_path) == []
     assert not jobs_dir.exists()
     assert foreign.changes() == []

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.dockerutil import TEST_LABELS
 from training import paths, schema
 from training.report import METRIC_JSON_PATH, REPORT_FILENAME, metric_at
 
@@ -24,7 +25,13 @@ def job(docker_client, image):
             host.chmod(0o777)
         volumes = {str(host): {"bind": target, "mode": "rw"} for host, target in mounts.items()}
         container = docker_client.containers.run(
-            image, args, detach=True, volumes=volumes, network_mode="none", **options
+            image,
+            args,
+            detach=True,
+            volumes=volumes,
+            network_mode="none",
+            labels=TEST_LABELS,
+            **options,
         )
         try:
             code = container.wait(timeout=300)["StatusCode"]

@@ -54,12 +54,6 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_dir: Path) -> list[Any]:
     return attempts
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def build_definition(**options: Any) -> dict[str, Any]:
     from pipelines.abalone import get_pipeline
 

@@ -6,6 +6,10 @@ Two runs share one workspace under build/ (local mode refuses inputs under the h
 the first with a threshold any model passes, the second with one no model can pass and other
 hyperparameters, so its model differs. After both, the registry must hold only the first run's
 model, and that is the model the endpoint serves.
+
+The runs share the machine with containers and a `sagemaker-local` network they did not create
+(the `foreign` fixture), as a SageMaker user's machine has them: the leftover check looks only at
+the containers local mode created for this module's jobs, and the foreign objects stay untouched.
 """
 
 from __future__ import annotations
@@ -23,7 +27,13 @@ from pathlib import Path
 import pytest
 
 from pipelines import registry
-from tests.integration.dockerutil import compose_stack
+from tests.integration.dockerutil import (
+    WORKING_DIR_LABEL,
+    compose_containers_under,
+    compose_stack,
+    removed,
+    watch_created_containers,
+)
 from tests.pipelines.conftest import REPO
 from training import report, schema
 
@@ -34,6 +44,8 @@ PASSING_THRESHOLD = 100.0  # any model passes
 FAILING_THRESHOLD = 0.5  # no abalone model gets within half a ring
 PASSING_HYPERPARAMETERS = {"num_round": "40", "early_stopping_rounds": "10", "eta": "0.3"}
 FAILING_HYPERPARAMETERS = {"num_round": "15", "eta": "0.3", "max_depth": "2"}
+#: Local mode runs one container per job: Preprocess, Train and Evaluate, in each of the two runs.
+JOB_CONTAINERS = 6
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,13 @@ def workspace(abalone_path: Path) -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def created(docker_client, foreign) -> Iterator[list[dict[str, str]]]:
+    """Every container Docker creates while this module runs (local mode's jobs among them)."""
+    with watch_created_containers(docker_client) as containers:
+        yield containers
+
+
 def run_locally(workspace: Path, image: str, threshold: float, hyperparameters: dict) -> LocalRun:
     command = [
         sys.executable, "-m", "pipelines.local",
@@ -89,7 +108,7 @@ def run_locally(workspace: Path, image: str, threshold: float, hyperparameters: 
 
 
 @pytest.fixture(scope="module")
-def passed(workspace: Path, image: str) -> LocalRun:
+def passed(workspace: Path, image: str, created) -> LocalRun:
     return run_locally(workspace, image, PASSING_THRESHOLD, PASSING_HYPERPARAMETERS)
 
 
@@ -155,12 +174,17 @@ def test_the_gate_fails_with_the_fail_steps_message_and_records_nothing(failed, 
     assert registry.latest_version(workspace / "registry") == 1
 
 
-def test_local_mode_leaves_no_containers_or_job_folders(passed, failed, workspace):
-    names = subprocess.run(
-        ["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True, timeout=60
-    ).stdout.split()
-    assert [n for n in names if "-algo-" in n] == []
-    assert not (workspace / "runs" / ".jobs").exists()
+def test_local_mode_leaves_no_containers_or_job_folders(
+    passed, failed, workspace, created, docker_client, foreign
+):
+    jobs_dir = workspace / "runs" / ".jobs"
+    jobs = [c for c in created if Path(c.get(WORKING_DIR_LABEL, "/")).is_relative_to(jobs_dir)]
+    assert len(jobs) == JOB_CONTAINERS, [c["name"] for c in jobs]
+    assert all("-algo-" in c["name"] for c in jobs), [c["name"] for c in jobs]
+    assert [c["name"] for c in jobs if not removed(docker_client, c["id"])] == []
+    assert compose_containers_under(docker_client, workspace) == []
+    assert not jobs_dir.exists()
+    assert foreign.changes() == []
 
 
 def test_the_compose_endpoint_serves_the_gated_model(passed, failed, workspace, image):
