@@ -114,6 +114,8 @@ def test_a_good_arn_passes_the_check_and_an_empty_one_means_the_newest():
 
 # --- the workflows ------------------------------------------------------------------------------
 
+#: How a workflow's first step checks a commit SHA taken from an event.
+SHA_CHECK = '[[ "$HEAD_SHA" =~ ^[0-9a-f]{40}$ ]]'
 #: Expressions whose value someone other than the repository's admins can choose.
 UNTRUSTED = re.compile(
     r"\$\{\{[^}]*\b(inputs\.|github\.event\.|github\.head_ref|needs\.[\w-]+\.outputs\.)"
@@ -149,8 +151,21 @@ def test_untrusted_values_only_in_job_env_and_checked_by_the_first_step(path):
         if not untrusted:
             continue
         check = job["steps"][0].get("run", "")
-        assert f"pattern='{cli.MODEL_PACKAGE_ARN_PATTERN}'" in check, f"{path.name}: {name}"
-        assert all(var in check for var in untrusted), (untrusted, check)
+        for var in untrusted:
+            pattern = (
+                SHA_CHECK if var.endswith("SHA") else f"pattern='{cli.MODEL_PACKAGE_ARN_PATTERN}'"
+            )
+            assert pattern in check and var in check, f"{path.name}: {name}: {var}"
+
+
+def test_the_build_workflows_commit_check_refuses_anything_but_a_sha():
+    check = workflow(WORKFLOWS / "build.yml")["jobs"]["changes"]["steps"][0]["run"]
+    for value, ok in [("0" * 40, True), ("main", False), (f"{'a' * 40}; touch PWNED", False)]:
+        env = {"PATH": os.environ["PATH"], "HEAD_SHA": value}
+        result = subprocess.run(
+            ["bash", "-e", "-c", check], env=env, capture_output=True, check=False
+        )
+        assert (result.returncode == 0) is ok, value
 
 
 def test_the_workflows_arn_check_refuses_what_the_cli_refuses():
@@ -185,3 +200,29 @@ def test_local_targets_pass_user_values_as_data(sandbox, target, variable, value
     result = make(sandbox, target, f"{variable}={value}")
     assert result.returncode != 0, result.stdout + result.stderr
     assert_no_pwned(sandbox, REPO, REPO / "build")
+
+
+@pytest.mark.parametrize(
+    ("given", "event", "deployed"),
+    [
+        ("", "", ""),  # started by hand without a package: the newest Approved
+        ("", GOOD_ARN, GOOD_ARN),  # an approval event: exactly the package just approved
+        (GOOD_ARN.replace("/3", "/1"), GOOD_ARN, GOOD_ARN.replace("/3", "/1")),  # input wins
+    ],
+)
+def test_staging_deploys_the_approved_package_not_the_newest(tmp_path, given, event, deployed):
+    """The configs step run by bash with a `make` that records its arguments."""
+    steps = workflow(WORKFLOWS / "deploy.yml")["jobs"]["staging"]["steps"]
+    (step,) = [s for s in steps if s.get("id") == "configs"]
+    fake = tmp_path / "make"
+    fake.write_text('#!/bin/bash\nprintf "%s\\n" "$@" > "$ARGS_FILE"\n')
+    fake.chmod(0o755)
+    env = {
+        "PATH": f"{tmp_path}:{os.environ['PATH']}",
+        "MODEL_PACKAGE_ARN": given,
+        "EVENT_ARN": event,
+        "ARGS_FILE": str(tmp_path / "args"),
+    }
+    subprocess.run(["bash", "-e", "-c", step["run"]], env=env, check=True, capture_output=True)
+    args = (tmp_path / "args").read_text().splitlines()
+    assert args == ["deploy-configs", "STAGES=staging", f"MODEL_PACKAGE_ARN={deployed}"]

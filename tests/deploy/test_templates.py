@@ -269,3 +269,19 @@ def test_each_deploy_stage_has_its_own_concurrency_group_and_prod_needs_staging(
     assert "cancel-in-progress: false" in text
     assert "needs: staging" in text and "environment: prod" in text
     assert "MODEL_PACKAGE_ARN: ${{ needs.staging.outputs.model_package_arn }}" in text
+
+
+def test_build_runs_only_after_ci_passed_on_main_and_uploads_the_data_first():
+    import yaml
+
+    build = yaml.safe_load((WORKFLOWS / "build.yml").read_text())
+    ci = yaml.safe_load((WORKFLOWS / "ci.yml").read_text())
+    trigger = build[True]["workflow_run"]  # PyYAML reads the key `on` as True
+    assert trigger == {"workflows": [ci["name"]], "types": ["completed"], "branches": ["main"]}
+    assert "push" not in build[True]
+    gate = build["jobs"]["changes"]["if"]
+    assert "workflow_run.conclusion == 'success'" in gate and "event == 'push'" in gate
+    job = build["jobs"]["build"]
+    assert job["needs"] == "changes" and "needs.changes.outputs.build" in job["if"]
+    runs = [step["run"] for step in job["steps"] if step.get("run", "").startswith("make ")]
+    assert runs == ["make build", "make push-image", "make upload-data", "make run-pipeline"]
