@@ -5,7 +5,7 @@ python -m deploy.batch --input s3://bucket/batch/in/ --output s3://bucket/batch/
 Every object under the input prefix is read as CSV (raw or encoded abalone rows, no header), split
 by line and sent in MULTI_RECORD mini-batches; the output object of each input holds one
 prediction per input line, in order (AssembleWith Line). The job's model is created from the
-package under the job's own name.
+package under the job's own name; with --wait it is deleted when the job ends, however it ends.
 """
 
 from __future__ import annotations
@@ -97,6 +97,15 @@ def _role_arn(settings: Settings, cfn: Any) -> str:
     return outputs["SageMakerExecutionRoleArn"]
 
 
+def wait_and_clean_up(sagemaker: Any, job_name: str, poll_s: float) -> None:
+    """Wait for the job, then delete its model (made for this job only), however it ended."""
+    try:
+        wait_for_job(sagemaker, job_name, poll_s)
+    finally:
+        sagemaker.delete_model(ModelName=job_name)
+        print(f"deleted the job's model {job_name}")
+
+
 def wait_for_job(sagemaker: Any, job_name: str, poll_s: float) -> None:
     while True:
         described = sagemaker.describe_transform_job(TransformJobName=job_name)
@@ -168,7 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sagemaker = client("sagemaker")
         start(settings, sagemaker, client("cloudformation"))
         if settings.wait:
-            wait_for_job(sagemaker, settings.job_name, settings.poll_s)
+            wait_and_clean_up(sagemaker, settings.job_name, settings.poll_s)
+        else:
+            print(f"  the job's model {settings.job_name} stays: delete it when the job ends")
         return 0
 
     return run(command)

@@ -76,3 +76,39 @@ def test_failed_job_is_reported(monkeypatch):
 
     with pytest.raises(batch.DeployError, match="Failed: ClientError: bad row"):
         batch.wait_for_job(Finished(), "job", poll_s=0)
+
+
+def test_the_jobs_model_is_deleted_when_the_job_ends(boto, capsys):
+    """moto reports a transform job Completed at once; the model was made for it only."""
+    sagemaker = boto("sagemaker")
+    add_package(sagemaker, status="Approved")
+    flags = [
+        "--role-arn",
+        ROLE,
+        "--job-name",
+        "abalone-batch-wait",
+        "--wait",
+        "--poll-seconds",
+        "0",
+    ]
+    code = batch.main(["--input", "s3://b/in/", "--output", "s3://b/out/", *flags])
+    assert code == 0
+    assert "deleted the job's model abalone-batch-wait" in capsys.readouterr().out
+    assert sagemaker.list_models(NameContains="abalone-batch-wait")["Models"] == []
+    job = sagemaker.describe_transform_job(TransformJobName="abalone-batch-wait")
+    assert job["TransformJobStatus"] == "Completed"
+
+
+def test_the_model_is_deleted_after_a_failed_job_too():
+    deleted = []
+
+    class Failing:
+        def describe_transform_job(self, **_kwargs):
+            return {"TransformJobStatus": "Failed", "FailureReason": "ClientError: bad row"}
+
+        def delete_model(self, ModelName):
+            deleted.append(ModelName)
+
+    with pytest.raises(batch.DeployError, match="bad row"):
+        batch.wait_and_clean_up(Failing(), "job-1", poll_s=0)
+    assert deleted == ["job-1"]
