@@ -11,16 +11,15 @@ from typing import TYPE_CHECKING
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from container import contract
 from container.accesslog import AccessLog
 from container.body import BodyDeadlines, read_body
-from container.codecs import JSON, Limits
+from container.codecs import Limits
 from container.errors import ModelNotReady, ServingError
 from container.invocations import Prediction, predict_payload
 from container.model import Predictor
 from container.settings import ServingSettings
 from container.wsgi import (
-    CUSTOM_ATTRIBUTES,
-    INFERENCE_ID,
     ROWS_KEY,
     FastInvocations,
     Invoke,
@@ -30,7 +29,7 @@ from container.wsgi import (
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-__all__ = ["CUSTOM_ATTRIBUTES", "INFERENCE_ID", "ModelState", "create_app", "error_reply"]
+__all__ = ["ModelState", "create_app", "error_reply"]
 log = logging.getLogger(__name__)
 
 
@@ -60,20 +59,20 @@ def create_app(
     app = Flask(__name__)
     invoke = _invoker(settings, state)
 
-    @app.route("/ping", methods=["GET", "POST"])
+    @app.route(contract.PING, methods=["GET", "POST"])
     def ping() -> Response:
         return Response(status=200 if state.ready else 503)
 
-    @app.route("/execution-parameters", methods=["GET"])
+    @app.route(contract.EXECUTION_PARAMETERS, methods=["GET"])
     def execution_parameters() -> Response:
         body = {
             "MaxConcurrentTransforms": settings.max_concurrent_transforms,
             "BatchStrategy": settings.batch_strategy,
             "MaxPayloadInMB": settings.max_payload_mb,
         }
-        return Response(json.dumps(body), mimetype="application/json")
+        return Response(json.dumps(body), mimetype=contract.JSON)
 
-    @app.route("/invocations", methods=["POST"])
+    @app.route(contract.INVOCATIONS, methods=["POST"])
     def invocations() -> Response:
         result = invoke(request.environ)
         return Response(result.body, content_type=result.media_type)
@@ -139,4 +138,4 @@ def error_reply(exc: Exception, path: str) -> tuple[int, str, bytes]:
     else:
         log.error("unexpected error in %s", path, exc_info=exc)
         status, message = 500, "internal error while predicting; see the endpoint's logs"
-    return status, JSON, (json.dumps({"error": message}) + "\n").encode()
+    return status, contract.JSON, (json.dumps({"error": message}) + "\n").encode()

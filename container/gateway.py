@@ -22,24 +22,15 @@ from collections.abc import Mapping
 
 from flask import Flask, Response, request
 
+from container import contract
 from container.body import BodyDeadlines, read_body
 from container.errors import PayloadTooLarge, ServingError
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
-FORWARDED_HEADERS = (
-    "Content-Type",
-    "Accept",
-    "X-Amzn-SageMaker-Custom-Attributes",
-    "X-Amzn-SageMaker-Target-Model",
-    "X-Amzn-SageMaker-Target-Variant",
-    "X-Amzn-SageMaker-Inference-Id",
-    "X-Amzn-SageMaker-Enable-Explanations",
-    "X-Amzn-SageMaker-Session-Id",
-)
 UPSTREAM_TIMEOUT_S = 60
 #: InvokeEndpoint's Body limit for real-time endpoints (BodyBlob "max" in botocore's model).
-MAX_BODY_BYTES = 6 * 1024 * 1024
+MAX_BODY_BYTES = contract.REALTIME_MAX_PAYLOAD_MB * contract.MIB
 #: How long a client may take to send its body (a trickling client holds a thread no longer).
 BODY_TIMEOUT_S = 60
 #: What SageMaker answers when the container does not respond within its 60 s (seen in
@@ -65,7 +56,7 @@ def parse_endpoints(spec: str) -> dict[str, str]:
 
 
 def _aws_error(status: int, error_type: str, body: dict[str, object]) -> Response:
-    response = Response(json.dumps(body), status=status, mimetype="application/json")
+    response = Response(json.dumps(body), status=status, mimetype=contract.JSON)
     response.headers["x-amzn-ErrorType"] = error_type
     response.headers["x-amzn-RequestId"] = str(uuid.uuid4())
     return response
@@ -105,7 +96,7 @@ def _forward(
     parts = urllib.parse.urlsplit(url)
     connection = http.client.HTTPConnection(parts.netloc, timeout=timeout_s)
     try:
-        connection.request("POST", "/invocations", body=body, headers=dict(headers))
+        connection.request("POST", contract.INVOCATIONS, body=body, headers=dict(headers))
         upstream = connection.getresponse()
         return upstream.status, upstream.read(), dict(upstream.getheaders())
     finally:
@@ -150,7 +141,7 @@ def create_gateway(
     app = Flask(__name__)
     deadlines = BodyDeadlines()
 
-    @app.route("/ping", methods=["GET"])
+    @app.route(contract.PING, methods=["GET"])
     def ping() -> Response:
         return Response(status=200)
 
@@ -166,7 +157,8 @@ def create_gateway(
             return _oversize()
         except ServingError as exc:
             return _validation_error(exc.message)
-        headers = {h: request.headers[h] for h in FORWARDED_HEADERS if h in request.headers}
+        forwarded = contract.INVOKE_ENDPOINT_HEADERS
+        headers = {h: request.headers[h] for h in forwarded if h in request.headers}
         try:
             status, output, upstream = _forward(endpoints[name], body, headers, upstream_timeout_s)
         except Exception as exc:  # any failure to get an answer is the container's: never a 500

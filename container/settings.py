@@ -9,11 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-MIB: Final = 1024 * 1024
-#: InvokeEndpoint's body limit for real-time endpoints (6 MiB).
-REALTIME_MAX_PAYLOAD_MB: Final = 6
-#: Batch transform: MaxPayloadInMB may not exceed 100, nor may MaxPayloadInMB x concurrency.
-BATCH_PAYLOAD_BUDGET_MB: Final = 100
+from container import contract as c
+from container.contract import BATCH_PAYLOAD_BUDGET_MB, MIB, REALTIME_MAX_PAYLOAD_MB, Variable
+
 REALTIME_TIMEOUT_S: Final = 60
 BATCH_TIMEOUT_S: Final = 600
 #: SageMaker sends SIGKILL 30 s after SIGTERM; finish in-flight requests well before that.
@@ -30,28 +28,6 @@ def default_max_rows(max_payload_mb: int) -> int:
 REALTIME_MAX_ROWS: Final = default_max_rows(REALTIME_MAX_PAYLOAD_MB)
 BATCH_MAX_ROWS: Final = default_max_rows(BATCH_PAYLOAD_BUDGET_MB)
 
-#: (name, default shown in docs, description): the README table is checked against this list.
-ENVIRONMENT: Final = (
-    ("SAGEMAKER_BIND_TO_PORT", "8080", "port the server listens on (inference pipelines set it)"),
-    ("SAGEMAKER_MODEL_SERVER_WORKERS", "usable CPUs", "gunicorn worker processes"),
-    ("SAGEMAKER_MODEL_SERVER_TIMEOUT", "60 (600 in batch)", "seconds a request may take"),
-    ("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "text/csv", "output type for */* or no Accept"),
-    ("SAGEMAKER_BATCH", "false", "set to true by batch transform"),
-    ("SAGEMAKER_MAX_PAYLOAD_IN_MB", "6", "batch only: body limit in MiB (at most 100)"),
-    ("SAGEMAKER_BATCH_STRATEGY", "MULTI_RECORD", "batch only: reported by /execution-parameters"),
-    ("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", "workers", "batch only: caps workers"),
-    ("SM_MODEL_DIR", "/opt/ml/model", "model directory (SageMaker unpacks model.tar.gz here)"),
-    ("SERVE_THREADS", "4", "threads per gunicorn worker (gthread)"),
-    ("SERVE_KEEPALIVE", "75", "seconds an idle keep-alive connection stays open"),
-    ("SERVE_ACCESS_LOG", "true", "one log line per request with status and latency"),
-    ("SERVE_LOG_LEVEL", "info", "log level: debug, info, warning, error"),
-    ("SERVE_FAST_PATH", "true", "POST /invocations bypasses Flask's dispatch (false: via Flask)"),
-    ("SERVE_MAX_ROWS", "body limit / 20 bytes", "rows one request may hold (413 above)"),
-    ("SERVE_MAX_HEADER_BYTES", "8190", "bytes in one request header line (431 above)"),
-    ("SERVE_MAX_HEADERS", "100", "request header fields (431 above)"),
-    ("SERVE_BODY_TIMEOUT", "10", "seconds a client may take to send its body (408 after)"),
-)
-
 
 class SettingsError(ValueError):
     """An environment variable with a value the server cannot use."""
@@ -59,24 +35,26 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class ServingSettings:
-    model_dir: Path = Path("/opt/ml/model")
-    port: int = 8080
+    """What the server runs with; a field's default is its variable's (container/contract.py)."""
+
+    model_dir: Path = Path(c.MODEL_DIR.default)
+    port: int = int(c.BIND_TO_PORT.default)
     workers: int = 1
-    threads: int = 4
+    threads: int = int(c.THREADS.default)
     timeout_s: int = REALTIME_TIMEOUT_S
-    keepalive_s: int = 75
-    default_accept: str = "text/csv"
+    keepalive_s: int = int(c.KEEPALIVE.default)
+    default_accept: str = c.DEFAULT_ACCEPT.default
     batch: bool = False
-    batch_strategy: str = "MULTI_RECORD"
+    batch_strategy: str = c.BATCH_STRATEGY.default
     max_payload_mb: int = REALTIME_MAX_PAYLOAD_MB
     max_concurrent_transforms: int = 1
     access_log: bool = True
-    log_level: str = "info"
+    log_level: str = c.LOG_LEVEL.default
     fast_path: bool = True
     max_rows: int = REALTIME_MAX_ROWS
-    max_header_bytes: int = 8190
-    max_headers: int = 100
-    body_timeout_s: int = 10
+    max_header_bytes: int = int(c.MAX_HEADER_BYTES.default)
+    max_headers: int = int(c.MAX_HEADERS.default)
+    body_timeout_s: int = int(c.BODY_TIMEOUT.default)
 
     @property
     def max_body_bytes(self) -> int:
@@ -99,48 +77,38 @@ class ServingSettings:
         """Build settings from the environment (os.environ by default); SettingsError if invalid."""
         env = os.environ if env is None else env
         reader = _Reader(env)
-        batch = reader.boolean("SAGEMAKER_BATCH", False)
-        payload_mb = (
-            reader.integer("SAGEMAKER_MAX_PAYLOAD_IN_MB", REALTIME_MAX_PAYLOAD_MB, 1, 100)
-            if batch
-            else REALTIME_MAX_PAYLOAD_MB
-        )
-        workers = reader.integer("SAGEMAKER_MODEL_SERVER_WORKERS", usable_cpus(), 1, 256)
+        batch = reader.boolean(c.BATCH)
+        payload_mb = reader.integer(c.MAX_PAYLOAD_IN_MB) if batch else REALTIME_MAX_PAYLOAD_MB
+        workers = reader.integer(c.WORKERS, usable_cpus())
         concurrency = min(workers, max(1, BATCH_PAYLOAD_BUDGET_MB // payload_mb))
         if batch:
-            concurrency = reader.integer("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", concurrency, 1, 256)
+            concurrency = reader.integer(c.MAX_CONCURRENT_TRANSFORMS, concurrency)
             if concurrency * payload_mb > BATCH_PAYLOAD_BUDGET_MB:
                 raise SettingsError(
-                    f"SAGEMAKER_MAX_CONCURRENT_TRANSFORMS={concurrency} x "
-                    f"SAGEMAKER_MAX_PAYLOAD_IN_MB={payload_mb} exceeds SageMaker's "
+                    f"{c.MAX_CONCURRENT_TRANSFORMS.name}={concurrency} x "
+                    f"{c.MAX_PAYLOAD_IN_MB.name}={payload_mb} exceeds SageMaker's "
                     f"{BATCH_PAYLOAD_BUDGET_MB} MB budget"
                 )
             workers = min(workers, concurrency)
-        default_timeout = BATCH_TIMEOUT_S if batch else REALTIME_TIMEOUT_S
         return cls(
-            model_dir=Path(env.get("SM_MODEL_DIR", "/opt/ml/model")),
-            port=reader.integer("SAGEMAKER_BIND_TO_PORT", 8080, 1, 65535),
+            model_dir=Path(env.get(c.MODEL_DIR.name, c.MODEL_DIR.default)),
+            port=reader.integer(c.BIND_TO_PORT),
             workers=workers,
-            threads=reader.integer("SERVE_THREADS", 4, 1, 64),
-            timeout_s=reader.integer("SAGEMAKER_MODEL_SERVER_TIMEOUT", default_timeout, 1, 3600),
-            keepalive_s=reader.integer("SERVE_KEEPALIVE", 75, 0, 3600),
-            default_accept=reader.choice("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "text/csv"),
+            threads=reader.integer(c.THREADS),
+            timeout_s=reader.integer(c.TIMEOUT, BATCH_TIMEOUT_S if batch else REALTIME_TIMEOUT_S),
+            keepalive_s=reader.integer(c.KEEPALIVE),
+            default_accept=reader.media_type(c.DEFAULT_ACCEPT),
             batch=batch,
-            batch_strategy=reader.option(
-                "SAGEMAKER_BATCH_STRATEGY", "MULTI_RECORD", ("MULTI_RECORD", "SINGLE_RECORD")
-            ),
+            batch_strategy=reader.option(c.BATCH_STRATEGY),
             max_payload_mb=payload_mb,
             max_concurrent_transforms=concurrency,
-            access_log=reader.boolean("SERVE_ACCESS_LOG", True),
-            fast_path=reader.boolean("SERVE_FAST_PATH", True),
-            log_level=reader.option(
-                "SERVE_LOG_LEVEL", "info", ("debug", "info", "warning", "error")
-            ),
-            max_rows=reader.integer("SERVE_MAX_ROWS", default_max_rows(payload_mb), 1, 10_000_000),
-            # gunicorn's own ceiling for one header line is 8190 bytes.
-            max_header_bytes=reader.integer("SERVE_MAX_HEADER_BYTES", 8190, 1024, 8190),
-            max_headers=reader.integer("SERVE_MAX_HEADERS", 100, 10, 32768),
-            body_timeout_s=reader.integer("SERVE_BODY_TIMEOUT", 10, 1, 3600),
+            access_log=reader.boolean(c.ACCESS_LOG),
+            fast_path=reader.boolean(c.FAST_PATH),
+            log_level=reader.option(c.LOG_LEVEL),
+            max_rows=reader.integer(c.MAX_ROWS, default_max_rows(payload_mb)),
+            max_header_bytes=reader.integer(c.MAX_HEADER_BYTES),
+            max_headers=reader.integer(c.MAX_HEADERS),
+            body_timeout_s=reader.integer(c.BODY_TIMEOUT),
         )
 
 
@@ -157,7 +125,8 @@ def usable_cpus() -> int:
 
 
 class _Reader:
-    """Typed reads of optional variables; errors name the variable and the bad value."""
+    """Typed reads of optional variables, each named, bounded and defaulted by its spec in
+    container/contract.py; errors name the variable and the bad value."""
 
     def __init__(self, env: Mapping[str, str]):
         self._env = env
@@ -166,44 +135,44 @@ class _Reader:
         value = self._env.get(name)
         return value.strip() if value is not None and value.strip() else None
 
-    def integer(self, name: str, default: int, low: int, high: int) -> int:
-        raw = self._raw(name)
+    def integer(self, spec: Variable, default: int | None = None) -> int:
+        """`default` for a computed one; else the spec's documented default."""
+        raw = self._raw(spec.name)
         if raw is None:
-            return default
+            return int(spec.default) if default is None else default
         try:
             value = int(raw)
         except ValueError:
-            raise SettingsError(f"{name}={raw!r} is not an integer") from None
-        if not low <= value <= high:
-            raise SettingsError(f"{name}={value} is out of range ({low}..{high})")
+            raise SettingsError(f"{spec.name}={raw!r} is not an integer") from None
+        assert spec.low is not None and spec.high is not None
+        if not spec.low <= value <= spec.high:
+            raise SettingsError(f"{spec.name}={value} is out of range ({spec.low}..{spec.high})")
         return value
 
-    def boolean(self, name: str, default: bool) -> bool:
-        raw = self._raw(name)
-        if raw is None:
-            return default
+    def boolean(self, spec: Variable) -> bool:
+        raw = self._raw(spec.name) or spec.default
         if raw.lower() in ("1", "true", "yes", "on"):
             return True
         if raw.lower() in ("0", "false", "no", "off"):
             return False
-        raise SettingsError(f"{name}={raw!r} is not a boolean (true/false)")
+        raise SettingsError(f"{spec.name}={raw!r} is not a boolean (true/false)")
 
-    def option(self, name: str, default: str, options: tuple[str, ...]) -> str:
-        raw = self._raw(name)
+    def option(self, spec: Variable) -> str:
+        raw = self._raw(spec.name)
         if raw is None:
-            return default
-        for option in options:
+            return spec.default
+        for option in spec.options:
             if raw.lower() == option.lower():
                 return option
-        raise SettingsError(f"{name}={raw!r} is not one of {', '.join(options)}")
+        raise SettingsError(f"{spec.name}={raw!r} is not one of {', '.join(spec.options)}")
 
-    def choice(self, name: str, default: str) -> str:
+    def media_type(self, spec: Variable) -> str:
         from container.codecs import ENCODERS, normalize_media_type
 
-        raw = self._raw(name)
+        raw = self._raw(spec.name)
         if raw is None:
-            return default
+            return spec.default
         media_type = normalize_media_type(raw)
         if media_type not in ENCODERS:
-            raise SettingsError(f"{name}={raw!r} is not one of {', '.join(ENCODERS)}")
+            raise SettingsError(f"{spec.name}={raw!r} is not one of {', '.join(ENCODERS)}")
         return media_type

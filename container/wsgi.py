@@ -19,13 +19,11 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from container.accesslog import AccessLog
 from container.body import UNREAD_BODY_KEY
+from container.contract import CUSTOM_ATTRIBUTES, INFERENCE_ID, INVOCATIONS, PING
 from container.invocations import Prediction
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-
-CUSTOM_ATTRIBUTES: Final = "X-Amzn-SageMaker-Custom-Attributes"
-INFERENCE_ID: Final = "X-Amzn-SageMaker-Inference-Id"
 
 
 def _environ_key(header: str) -> str:
@@ -54,7 +52,7 @@ class FastInvocations:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO")
-        if path != "/invocations" or environ.get("REQUEST_METHOD") != "POST":
+        if path != INVOCATIONS or environ.get("REQUEST_METHOD") != "POST":
             return self._app(environ, start_response)
         try:
             result = self._invoke(environ)
@@ -106,7 +104,7 @@ class RequestLog:
 
         body = self._app(environ, respond)
         path = environ.get("PATH_INFO", "")
-        if self._access_log is not None and path != "/ping":
+        if self._access_log is not None and path != PING:
             self._access_log.request(
                 environ.get("REQUEST_METHOD", "-"),
                 path,

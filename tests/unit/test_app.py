@@ -16,7 +16,8 @@ from flask import request
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from container.accesslog import AccessLog
-from container.app import CUSTOM_ATTRIBUTES, INFERENCE_ID, ModelState, create_app
+from container.app import ModelState, create_app
+from container.contract import CUSTOM_ATTRIBUTES, INFERENCE_ID
 from container.model import Predictor
 from container.settings import MIB, ServingSettings
 from training import schema

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from container.settings import ENVIRONMENT
+from container.contract import SERVING_ENVIRONMENT
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -25,12 +25,14 @@ def readme_table_rows() -> list[str]:
     return table_rows(README.read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("name", [name for name, _, _ in ENVIRONMENT])
-def test_readme_environment_table_lists_variable(name: str):
+@pytest.mark.parametrize("spec", SERVING_ENVIRONMENT, ids=lambda spec: spec.name)
+def test_readme_environment_table_lists_variable_with_its_default(spec):
     # Whole names only: SAGEMAKER_BATCH must not be found inside SAGEMAKER_BATCH_STRATEGY.
-    pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])")
-    assert any(pattern.search(row) for row in readme_table_rows()), (
-        f"{name} is missing from the environment table in {README.name}"
+    pattern = re.compile(rf"^\|\s*`{re.escape(spec.name)}`\s*\|\s*([^|]*)\|")
+    rows = [match for row in readme_table_rows() if (match := pattern.match(row.strip()))]
+    assert rows, f"{spec.name} is missing from the environment table in {README.name}"
+    assert rows[0].group(1).strip().startswith(spec.default), (
+        f"{spec.name}: the README's default {rows[0].group(1).strip()!r} is not {spec.default!r}"
     )
 
 

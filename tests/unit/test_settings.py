@@ -7,14 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from container.settings import (
-    BATCH_PAYLOAD_BUDGET_MB,
-    ENVIRONMENT,
-    MIB,
-    ServingSettings,
-    SettingsError,
-    usable_cpus,
-)
+from container.contract import BATCH_PAYLOAD_BUDGET_MB, MIB, SERVING_ENVIRONMENT
+from container.settings import ServingSettings, SettingsError, usable_cpus
 
 
 def from_env(**env: str) -> ServingSettings:
@@ -251,16 +245,31 @@ class _RecordingEnv(dict):
         return super().get(key, default)
 
 
-def test_environment_table_lists_exactly_the_variables_read():
+def test_environment_specs_are_exactly_the_variables_read():
     env = _RecordingEnv(SAGEMAKER_BATCH="true")
     ServingSettings.from_env(env)
-    assert env.read == {name for name, _, _ in ENVIRONMENT}
+    assert env.read == {spec.name for spec in SERVING_ENVIRONMENT}
 
 
-def test_environment_entries_are_described():
-    names = [name for name, _, _ in ENVIRONMENT]
+def test_environment_specs_are_described_and_their_defaults_are_the_settings_defaults():
+    names = [spec.name for spec in SERVING_ENVIRONMENT]
     assert len(names) == len(set(names))
-    for name, default, description in ENVIRONMENT:
-        assert name.isupper()
-        assert default
-        assert description
+    defaults = ServingSettings.from_env({"SAGEMAKER_MODEL_SERVER_WORKERS": "1"})
+    for spec in SERVING_ENVIRONMENT:
+        assert spec.name.isupper() and spec.default and spec.doc
+        assert (spec.low is None) == (spec.high is None)
+        if spec.low is not None and spec.default.isdigit():  # a documented number is used
+            assert spec.low <= int(spec.default) <= spec.high
+            assert int(spec.default) in vars(defaults).values(), spec.name
+        if spec.options:
+            assert spec.default in spec.options
+    assert defaults == ServingSettings()
+
+
+BOUNDED = [spec for spec in SERVING_ENVIRONMENT if spec.high is not None]
+
+
+@pytest.mark.parametrize("spec", BOUNDED, ids=lambda spec: spec.name)
+def test_each_bounded_variable_refuses_a_value_past_its_range(spec):
+    with pytest.raises(SettingsError, match=spec.name):
+        ServingSettings.from_env({"SAGEMAKER_BATCH": "true", spec.name: str(spec.high + 1)})

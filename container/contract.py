@@ -1,0 +1,161 @@
+"""The SageMaker container contract, declared once: routes, headers, media types, and the
+serving environment variables (name, documented default, range, one-line doc).
+
+A leaf module (standard library only, no numpy): the image, the pipeline, deploy, bench and the
+tests import their SageMaker names from here. container/settings.py reads the variables through
+these specs; the README's environment table is tested against them (tests/unit/test_readme.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+# --- routes (the hosting and batch transform contract) ----------------------------------------
+PING: Final = "/ping"
+INVOCATIONS: Final = "/invocations"
+EXECUTION_PARAMETERS: Final = "/execution-parameters"
+
+# --- headers ---------------------------------------------------------------------------------
+CUSTOM_ATTRIBUTES: Final = "X-Amzn-SageMaker-Custom-Attributes"
+INFERENCE_ID: Final = "X-Amzn-SageMaker-Inference-Id"
+TARGET_MODEL: Final = "X-Amzn-SageMaker-Target-Model"
+TARGET_VARIANT: Final = "X-Amzn-SageMaker-Target-Variant"
+ENABLE_EXPLANATIONS: Final = "X-Amzn-SageMaker-Enable-Explanations"
+SESSION_ID: Final = "X-Amzn-SageMaker-Session-Id"
+#: What InvokeEndpoint passes from the caller to the container.
+INVOKE_ENDPOINT_HEADERS: Final = (
+    "Content-Type",
+    "Accept",
+    CUSTOM_ATTRIBUTES,
+    TARGET_MODEL,
+    TARGET_VARIANT,
+    INFERENCE_ID,
+    ENABLE_EXPLANATIONS,
+    SESSION_ID,
+)
+
+# --- media types -----------------------------------------------------------------------------
+CSV: Final = "text/csv"
+JSON: Final = "application/json"
+JSONLINES: Final = "application/jsonlines"
+LIBSVM: Final = "text/libsvm"
+#: Other spellings clients send, and the type each means.
+MEDIA_TYPE_ALIASES: Final = {
+    "text/x-libsvm": LIBSVM,
+    "application/x-jsonlines": JSONLINES,
+    "application/jsonl": JSONLINES,
+    "application/x-ndjson": JSONLINES,
+}
+
+# --- body limits -----------------------------------------------------------------------------
+MIB: Final = 1024 * 1024
+#: InvokeEndpoint's body limit for real-time endpoints (6 MiB).
+REALTIME_MAX_PAYLOAD_MB: Final = 6
+#: Batch transform: MaxPayloadInMB may not exceed 100, nor may MaxPayloadInMB x concurrency.
+BATCH_PAYLOAD_BUDGET_MB: Final = 100
+
+
+# --- the serving environment ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable the server honours: `default` as documented (for a computed one,
+    what it is computed from), the accepted range or options, and a one-line description."""
+
+    name: str
+    default: str
+    doc: str
+    low: int | None = None
+    high: int | None = None
+    options: tuple[str, ...] = ()
+
+
+BIND_TO_PORT: Final = Variable(
+    "SAGEMAKER_BIND_TO_PORT",
+    "8080",
+    "port the server listens on (inference pipelines set it)",
+    1,
+    65535,
+)
+WORKERS: Final = Variable(
+    "SAGEMAKER_MODEL_SERVER_WORKERS", "usable CPUs", "gunicorn worker processes", 1, 256
+)
+TIMEOUT: Final = Variable(
+    "SAGEMAKER_MODEL_SERVER_TIMEOUT", "60 (600 in batch)", "seconds a request may take", 1, 3600
+)
+DEFAULT_ACCEPT: Final = Variable(
+    "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", CSV, "output type for */* or no Accept"
+)
+BATCH: Final = Variable("SAGEMAKER_BATCH", "false", "set to true by batch transform")
+MAX_PAYLOAD_IN_MB: Final = Variable(
+    "SAGEMAKER_MAX_PAYLOAD_IN_MB", "6", "batch only: body limit in MiB (at most 100)", 1, 100
+)
+BATCH_STRATEGY: Final = Variable(
+    "SAGEMAKER_BATCH_STRATEGY",
+    "MULTI_RECORD",
+    f"batch only: reported by {EXECUTION_PARAMETERS}",
+    options=("MULTI_RECORD", "SINGLE_RECORD"),
+)
+MAX_CONCURRENT_TRANSFORMS: Final = Variable(
+    "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", "workers", "batch only: caps workers", 1, 256
+)
+MODEL_DIR: Final = Variable(
+    "SM_MODEL_DIR", "/opt/ml/model", "model directory (SageMaker unpacks model.tar.gz here)"
+)
+THREADS: Final = Variable("SERVE_THREADS", "4", "threads per gunicorn worker (gthread)", 1, 64)
+KEEPALIVE: Final = Variable(
+    "SERVE_KEEPALIVE", "75", "seconds an idle keep-alive connection stays open", 0, 3600
+)
+ACCESS_LOG: Final = Variable(
+    "SERVE_ACCESS_LOG", "true", "one log line per request with status and latency"
+)
+LOG_LEVEL: Final = Variable(
+    "SERVE_LOG_LEVEL",
+    "info",
+    "log level: debug, info, warning, error",
+    options=("debug", "info", "warning", "error"),
+)
+FAST_PATH: Final = Variable(
+    "SERVE_FAST_PATH", "true", "POST /invocations bypasses Flask's dispatch (false: via Flask)"
+)
+MAX_ROWS: Final = Variable(
+    "SERVE_MAX_ROWS",
+    "body limit / 20 bytes",
+    "rows one request may hold (413 above)",
+    1,
+    10_000_000,
+)
+#: gunicorn's own ceiling for one header line is 8190 bytes.
+MAX_HEADER_BYTES: Final = Variable(
+    "SERVE_MAX_HEADER_BYTES", "8190", "bytes in one request header line (431 above)", 1024, 8190
+)
+MAX_HEADERS: Final = Variable(
+    "SERVE_MAX_HEADERS", "100", "request header fields (431 above)", 10, 32768
+)
+BODY_TIMEOUT: Final = Variable(
+    "SERVE_BODY_TIMEOUT", "10", "seconds a client may take to send its body (408 after)", 1, 3600
+)
+
+#: Every variable the server reads, in the README table's order.
+SERVING_ENVIRONMENT: Final = (
+    BIND_TO_PORT,
+    WORKERS,
+    TIMEOUT,
+    DEFAULT_ACCEPT,
+    BATCH,
+    MAX_PAYLOAD_IN_MB,
+    BATCH_STRATEGY,
+    MAX_CONCURRENT_TRANSFORMS,
+    MODEL_DIR,
+    THREADS,
+    KEEPALIVE,
+    ACCESS_LOG,
+    LOG_LEVEL,
+    FAST_PATH,
+    MAX_ROWS,
+    MAX_HEADER_BYTES,
+    MAX_HEADERS,
+    BODY_TIMEOUT,
+)
