@@ -30,9 +30,14 @@ def local_mode_name() -> str:
     return f"{prefix}-algo-1-{suffix}"
 
 
+def _local_mode_project() -> str:
+    """A compose project as a local-mode job has one: the name of its job folder in /tmp."""
+    return "tmp" + "".join(random.choices(string.ascii_lowercase, k=8))
+
+
 def _local_mode_labels() -> dict[str, str]:
-    """The labels compose puts on a local-mode job's container (its job folder lives in /tmp)."""
-    project = "tmp" + "".join(random.choices(string.ascii_lowercase, k=8))
+    """The labels compose puts on a local-mode job's container."""
+    project = _local_mode_project()
     return {PROJECT_LABEL: project, WORKING_DIR_LABEL: f"/tmp/{project}", FOREIGN_LABEL: "1"}
 
 
@@ -93,11 +98,18 @@ class ForeignObjects:
 
 
 def _local_mode_network(client: docker.DockerClient) -> tuple[Network, bool]:
-    """The `sagemaker-local` network: the machine's own where it has one, else a new one."""
+    """The `sagemaker-local` network: the machine's own where it has one, else a new one
+    labelled as an earlier local-mode job's compose left it (Compose v2 refuses to join a
+    network of that name that compose did not create)."""
     with contextlib.suppress(docker.errors.NotFound):
         return client.networks.get(LOCAL_MODE_NETWORK), False
+    labels = {
+        PROJECT_LABEL: _local_mode_project(),
+        "com.docker.compose.network": LOCAL_MODE_NETWORK,
+        FOREIGN_LABEL: "1",
+    }
     try:
-        return client.networks.create(LOCAL_MODE_NETWORK, labels={FOREIGN_LABEL: "1"}), True
+        return client.networks.create(LOCAL_MODE_NETWORK, labels=labels), True
     except docker.errors.APIError:  # created meanwhile by someone else's local-mode run
         return client.networks.get(LOCAL_MODE_NETWORK), False
 
