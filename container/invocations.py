@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from container import codecs
+from container.inputs import record_cells
 from container.model import Predictor
 
 
@@ -24,6 +25,6 @@ def predict_payload(
 ) -> Prediction:
     """Decode, validate, predict, encode. The output type is settled before any work (406 first)."""
     media_type = codecs.choose_accept(accept, default_accept)
-    rows = codecs.decode(body, content_type, limits)
+    rows = codecs.decode(body, content_type, limits, record_cells)
     predictions = predictor.predict(predictor.features(rows))
     return Prediction(codecs.encode(predictions, media_type), media_type, len(rows))

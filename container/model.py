@@ -49,7 +49,7 @@ class Predictor:
     def features(self, rows: Rows) -> np.ndarray:
         """Validate decoded rows and return the float32 feature matrix the booster expects."""
         width = rows.values.shape[1]
-        if rows.sex is not None:
+        if rows.categories is not None:
             return self._encode_raw(rows)
         if rows.sparse and width <= self.n_features:
             padded = np.full((len(rows), self.n_features), np.nan, dtype=np.float32)
@@ -67,11 +67,11 @@ class Predictor:
         return f" (or {schema.N_RAW_FIELDS} raw fields: {','.join(schema.RAW_COLUMNS)})"
 
     def _encode_raw(self, rows: Rows) -> np.ndarray:
-        assert rows.sex is not None
+        assert rows.categories is not None
         if self.transform is None:
             raise InvalidPayload(
                 f"this model has no preprocessing, so it takes only {self.n_features} "
-                f"numeric features; row 1 starts with {rows.sex[0][:20]!r}"
+                f"numeric features; row 1 starts with {rows.categories[0][:20]!r}"
             )
         width = rows.values.shape[1] + 1
         if width != schema.N_RAW_FIELDS:
@@ -80,11 +80,11 @@ class Predictor:
                 f"got {width}"
             )
         categories = self.transform.sex_categories
-        codes = [code.upper() for code in rows.sex]
+        codes = [code.upper() for code in rows.categories]
         for number, code in enumerate(codes, start=1):
             if code not in categories:
                 raise InvalidPayload(
-                    f"row {number}, column 1: unknown sex {rows.sex[number - 1][:20]!r} "
+                    f"row {number}, column 1: unknown sex {rows.categories[number - 1][:20]!r} "
                     f"(expected one of {', '.join(categories)})"
                 )
         return self.transform.encode(codes, rows.values)

@@ -50,7 +50,7 @@ def test_held_out_test_split_rmse(full_run: tuple[Path, dict]):
 def _predict_raw(predictor: Predictor, frame: pd.DataFrame) -> np.ndarray:
     rows = Rows(
         values=frame[list(schema.NUMERIC_COLUMNS)].to_numpy(dtype=np.float64),
-        sex=frame[schema.SEX].tolist(),
+        categories=frame[schema.SEX].tolist(),
     )
     return predictor.predict(predictor.features(rows))
 

@@ -10,12 +10,22 @@ import pytest
 
 from container import codecs
 from container.errors import InvalidPayload, NotAcceptable, UnsupportedMediaType
+from container.inputs import record_cells
 from training import schema
 
 RAW_ROW = "M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15"
 RAW_VALUES = [0.455, 0.365, 0.095, 0.514, 0.2245, 0.101, 0.15]
 FEATURES = [0.1, -0.2, 0.3, 1.5, -1.0, 0.0, 2.0, 0.0, 0.0, 1.0]
 FEATURE_CSV = ",".join(str(v) for v in FEATURES)
+
+
+def decode_json(body: bytes) -> codecs.Rows:
+    """As the server decodes: named records mapped by the abalone model's input adapter."""
+    return codecs.decode_json(body, records=record_cells)
+
+
+def decode_jsonlines(body: bytes) -> codecs.Rows:
+    return codecs.decode_jsonlines(body, records=record_cells)
 
 
 def nan_equal(actual: np.ndarray, expected) -> bool:
@@ -91,7 +101,7 @@ def test_decode_dispatches_on_normalized_content_type(content_type: str):
 )
 def test_decode_csv_numbers(body: bytes, expected):
     rows = codecs.decode_csv(body)
-    assert rows.sex is None
+    assert rows.categories is None
     assert not rows.sparse
     assert nan_equal(rows.values, expected)
     assert len(rows) == len(expected)
@@ -106,13 +116,13 @@ def test_decode_csv_numbers(body: bytes, expected):
 )
 def test_decode_csv_detects_raw_abalone_rows(body: bytes, sex):
     rows = codecs.decode_csv(body)
-    assert rows.sex == sex
+    assert rows.categories == sex
     assert nan_equal(rows.values, [RAW_VALUES] * len(sex))
 
 
 def test_decode_csv_raw_row_with_missing_measurement_is_nan():
     rows = codecs.decode_csv(b"F,0.5,,0.1,0.2,0.1,0.05,0.06\n")
-    assert rows.sex == ["F"]
+    assert rows.categories == ["F"]
     assert math.isnan(rows.values[0, 1])
 
 
@@ -209,23 +219,23 @@ RAW_RECORD = {
     ],
 )
 def test_decode_json_shapes(document, values, sex):
-    rows = codecs.decode_json(json.dumps(document).encode())
+    rows = decode_json(json.dumps(document).encode())
     assert nan_equal(rows.values, values)
-    assert rows.sex == sex
+    assert rows.categories == sex
 
 
 def test_decode_json_records_named_by_feature_names():
     # The error message for unknown fields tells callers to use exactly these names.
     record = dict(zip(schema.FEATURE_NAMES, FEATURES, strict=True))
-    rows = codecs.decode_json(json.dumps({"instances": [record]}).encode())
-    assert rows.sex is None
+    rows = decode_json(json.dumps({"instances": [record]}).encode())
+    assert rows.categories is None
     assert nan_equal(rows.values, [FEATURES])
 
 
 def test_decode_json_refuses_booleans_whatever_the_other_cells():
     # _parse_cell refuses booleans; the result must not depend on whether a neighbour is bad.
     with pytest.raises(InvalidPayload, match="row 1, column 1"):
-        codecs.decode_json(json.dumps([[True, *FEATURES[1:]]]).encode())
+        decode_json(json.dumps([[True, *FEATURES[1:]]]).encode())
 
 
 @pytest.mark.parametrize(
@@ -283,7 +293,7 @@ def test_decode_json_refuses_booleans_whatever_the_other_cells():
 )
 def test_decode_json_rejects_bad_documents(body: bytes, fragments):
     with pytest.raises(InvalidPayload) as caught:
-        codecs.decode_json(body)
+        decode_json(body)
     for fragment in fragments:
         assert fragment in caught.value.message
 
@@ -302,9 +312,9 @@ def test_decode_json_rejects_bad_documents(body: bytes, fragments):
     ids=["lists", "features-record", "raw-list", "raw-records"],
 )
 def test_decode_jsonlines(body: str, values, sex):
-    rows = codecs.decode_jsonlines(body.encode())
+    rows = decode_jsonlines(body.encode())
     assert nan_equal(rows.values, values)
-    assert rows.sex == sex
+    assert rows.categories == sex
 
 
 @pytest.mark.parametrize(
@@ -320,7 +330,7 @@ def test_decode_jsonlines(body: str, values, sex):
 )
 def test_decode_jsonlines_rejects_bad_lines(body: bytes, fragments):
     with pytest.raises(InvalidPayload) as caught:
-        codecs.decode_jsonlines(body)
+        decode_jsonlines(body)
     for fragment in fragments:
         assert fragment in caught.value.message
 
@@ -354,7 +364,7 @@ def test_decode_jsonlines_rejects_bad_lines(body: bytes, fragments):
 def test_decode_libsvm_shifts_indexes_to_zero_based(body: bytes, expected):
     rows = codecs.decode_libsvm(body)
     assert rows.sparse
-    assert rows.sex is None
+    assert rows.categories is None
     assert nan_equal(rows.values, expected)
 
 
@@ -496,3 +506,11 @@ def test_encoded_predictions_round_trip_full_precision(media_type: str):
     else:
         scores = [json.loads(line)["score"] for line in body.splitlines()]
     assert scores == predictions.tolist()
+
+
+def test_named_records_need_a_reader_the_features_record_does_not():
+    # The wire format knows no field names: the model's input adapter maps them (inputs.py).
+    with pytest.raises(InvalidPayload, match=r'row 1: expected a list of values or \{"features"'):
+        codecs.decode_json(json.dumps([RAW_RECORD]).encode())
+    rows = codecs.decode_json(json.dumps([{"features": FEATURES}]).encode())
+    assert nan_equal(rows.values, [FEATURES])

@@ -356,7 +356,7 @@ RAW = [0.455, 0.365, 0.095, 0.514, 0.2245, 0.101, 0.15]
 
 
 def test_features_encodes_raw_rows_with_the_transform(predictor: Predictor):
-    rows = Rows(values=np.array([RAW, RAW, RAW]), sex=["M", "f", "I"])
+    rows = Rows(values=np.array([RAW, RAW, RAW]), categories=["M", "f", "I"])
     features = predictor.features(rows)
     assert features.dtype == np.float32
     assert features.shape == (3, schema.N_FEATURES)
@@ -367,7 +367,7 @@ def test_features_encodes_raw_rows_with_the_transform(predictor: Predictor):
 
 def test_features_imputes_missing_raw_values_with_training_medians(predictor: Predictor):
     values = np.array([[np.nan] * 7])
-    features = predictor.features(Rows(values=values, sex=["I"]))
+    features = predictor.features(Rows(values=values, categories=["I"]))
     transform = predictor.transform
     expected = (np.array(transform.medians) - np.array(transform.means)) / np.array(
         transform.scales
@@ -397,14 +397,14 @@ def test_features_pads_narrow_sparse_rows_with_nan(predictor: Predictor):
         (Rows(values=np.zeros((2, 11))), ["expected 10 features, got 11"]),
         (Rows(values=np.zeros((1, 0))), ["expected 10 features, got 0"]),
         (Rows(values=np.zeros((1, 12)), sparse=True), ["expected 10 features, got 12"]),
-        (Rows(values=np.zeros((1, 6)), sex=["M"]), ["expected 8 raw fields", "got 7"]),
-        (Rows(values=np.zeros((1, 9)), sex=["M"]), ["expected 8 raw fields", "got 10"]),
+        (Rows(values=np.zeros((1, 6)), categories=["M"]), ["expected 8 raw fields", "got 7"]),
+        (Rows(values=np.zeros((1, 9)), categories=["M"]), ["expected 8 raw fields", "got 10"]),
         (
-            Rows(values=np.zeros((2, 7)), sex=["M", "X"]),
+            Rows(values=np.zeros((2, 7)), categories=["M", "X"]),
             ["row 2, column 1", "unknown sex 'X'", "F, I, M"],
         ),
-        (Rows(values=np.zeros((1, 7)), sex=["male"]), ["row 1, column 1", "'male'"]),
-        (Rows(values=np.zeros((1, 7)), sex=["0.5x"]), ["unknown sex"]),
+        (Rows(values=np.zeros((1, 7)), categories=["male"]), ["row 1, column 1", "'male'"]),
+        (Rows(values=np.zeros((1, 7)), categories=["0.5x"]), ["unknown sex"]),
     ],
     ids=[
         "nine",
