@@ -1,4 +1,4 @@
-"""Medians over rounds, ratios to the floors, the issue's targets, and the printed table."""
+"""Medians over rounds, ratios to the floors, the serving targets, and the printed table."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def _get(summary: dict[str, Any], scenario: str, server: str, key: str) -> float
 
 
 def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets for this machine, checked on the medians of the real server in Docker."""
+    """The serving targets for this machine, checked on the medians of the real server in Docker."""
     real = summary["servers"].get("real/docker", {})
     checks = [
         (
@@ -271,7 +271,7 @@ def render(summary: dict[str, Any], settings: dict[str, Any], machine: dict[str,
             f"(VmHWM) {(batch['peak_hwm_mib'] or {}).get('median', 0):.0f} MiB"
         )
     lines.append(f"  image {machine['image']['tags']}: {summary['image_size_mb']:.0f} MB")
-    lines += ["", "Targets (issue, real server in Docker, medians)"]
+    lines += ["", "Targets (real server in Docker, medians)"]
     for item in summary["targets"]:
         mark = {True: "met ", False: "MISS", None: "n/a "}[item["met"]]
         lines.append(f"  [{mark}] {item['target']}: {item['shown']}")

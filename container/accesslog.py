@@ -1,8 +1,9 @@
 """The request log: one line per request, written to a buffer that a timer flushes.
 
-Not the logging module, on purpose: measured in the server (`make bench`), logging.info cost
-~38 us of a ~0.3 ms request (a LogRecord, a caller lookup, a formatter, a handler lock), and one
-unbuffered write to the container's stdout pipe per request cost ~0.25 ms before that. This
+Not the logging module, on purpose: measured in the server (`make bench`; figures in the README),
+logging.info was a noticeable share of a one-row request (a LogRecord, a caller lookup, a
+formatter, a handler lock), and one unbuffered write to the container's stdout pipe per request
+cost nearly as much as the request itself before that. This
 writes the same line the other loggers write ("<time> INFO [<pid>] container.access: ...")
 into a buffer: every line is kept, at most FLUSH_INTERVAL_S late, and flushed when a worker
 exits.

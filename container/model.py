@@ -20,9 +20,8 @@ from training.artifact import ARTIFACT_FILES, load_booster, sha256_file
 from training.features import FeatureTransform
 
 log = logging.getLogger(__name__)
-#: Up to this many rows the tree walker (treepredict.py) beats XGBoost's fixed per-call cost
-#: (measured on the benchmark's 200-tree model, caches warm / flushed: 1 row 0.013 / 0.075 ms
-#: against 0.16 / 0.37 ms; 32 rows 0.15 / 0.24 ms against 0.22 / 0.42 ms).
+#: Up to this many rows the tree walker (treepredict.py) beats XGBoost's fixed per-call cost on
+#: the benchmark's model, caches warm or flushed (figures: README, "Where the time went").
 WALKER_MAX_ROWS = 32
 #: A manifest entry: sha256 as hashlib's hexdigest() writes it.
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")

@@ -1,8 +1,7 @@
-"""A numpy tree predictor for small batches: XGBoost's own predict costs a fixed ~0.15-0.4 ms per
-call, which dominates a one-row request. This one does a bisection per feature in Python and
-about ten numpy calls on arrays of a few kilobytes. In-process, one row of the benchmark model
-takes about 10 us against 160 us for XGBoost, and about 50 us against 330 us with the CPU caches
-flushed before each call, which is closer to what a request meets inside a server.
+"""A numpy tree predictor for small batches: XGBoost's own predict has a fixed cost per call,
+which dominates a one-row request. This one does a bisection per feature in Python and about
+ten numpy calls on arrays of a few kilobytes, an order of magnitude less for one row, caches
+warm or flushed (measured figures: README, "Where the time went").
 
 The idea is QuickScorer's (Lucchese et al., SIGIR 2015). Number each tree's leaves left to
 right. A split that sends the row right rules out every leaf of its left subtree, and the leaf
@@ -15,7 +14,7 @@ trailing ones: that is the leaf.
 
 Limits, where the model is served by XGBoost alone: trees of more than 64 leaves (one uint64
 mask; any tree of depth <= 6, XGBoost's default, fits), and a table above MAX_TABLE_BYTES
-(splits x trees x 4 or 8 bytes: 8 MiB for 300 trees of depth 5, shared by all workers).
+(splits x trees x 4 or 8 bytes, shared by all workers).
 
 Built from the booster's own JSON dump, so it predicts what XGBoost predicts: same margins
 (summed tree by tree in float32, as XGBoost does), outputs within one float32 ulp, parity

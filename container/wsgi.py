@@ -1,8 +1,9 @@
 """WSGI middleware around the Flask app: the request log, and the fast path for /invocations.
 
-Measured in the server (`make bench`, 2 workers, 1-row CSV): Flask's own per-request work
-(request and app contexts, URL matching, hooks, signals, request and response objects) cost
-~0.15 ms of a ~0.6 ms request at one client and a third of the throughput at eight. So
+Measured in the server (`make bench`, 2 workers, 1-row CSV; figures in the README): Flask's own
+per-request work (request and app contexts, URL matching, hooks, signals, request and response
+objects) was about a quarter of a one-row request at one client and a third of the throughput
+at eight. So
 POST /invocations is answered here by the same handler the Flask route calls, and its errors by
 the same mapping Flask's error handlers use (both passed in by app.create_app); every other
 request, including any other method on /invocations, goes to Flask. SERVE_FAST_PATH=false sends
