@@ -28,7 +28,7 @@ def refusal(body: bytes, content_type: str, limits: codecs.Limits = SERVER) -> S
     return caught.value
 
 
-# --- the bodies that stalled or bloated workers, one by one ------------------------------------------------------------
+# --- the bodies that stalled or bloated workers, one by one -----------------------------------
 
 
 def test_escaped_quotes_in_json_are_refused_by_the_parser_alone():
