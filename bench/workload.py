@@ -1,9 +1,8 @@
 """The benchmark's model and payloads, both from the real abalone data.
 
 The model has the sizes of the reference comparison (README, Performance): 200 trees of depth 5
-on the 10 encoded
-features, saved with `training.artifact.write_model_dir` (booster + preprocessing + manifest), so
-the server takes raw abalone rows as well as encoded ones.
+on the 10 encoded features, saved with `training.artifact.write_model_dir` (booster +
+preprocessing + manifest), so the server takes raw abalone rows as well as encoded ones.
 """
 
 from __future__ import annotations
