@@ -22,6 +22,7 @@ from pathlib import Path
 import docker
 from docker.models.containers import Container
 
+from container import contract
 from tests.integration.dockerutil import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,7 +106,7 @@ def _tail(server: Server) -> str:
 
 
 def server_env(role: str, workers: int, port: int) -> dict[str, str]:
-    env = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(workers), "SAGEMAKER_BIND_TO_PORT": str(port)}
+    env = {contract.WORKERS.name: str(workers), contract.BIND_TO_PORT.name: str(port)}
     if role == "batch":
         env.update(SAGEMAKER_BATCH="true", SAGEMAKER_MAX_PAYLOAD_IN_MB="6")
     return env
@@ -128,7 +129,7 @@ def start_docker(
     port = free_port()
     environment = server_env(role, workers, port if network == "host" else 8080)
     environment.update(env or {})
-    volumes = {str(model_dir): {"bind": "/opt/ml/model", "mode": "ro"}}
+    volumes = {str(model_dir): {"bind": contract.MODEL_DIR.default, "mode": "ro"}}
     options: dict[str, object] = dict(docker_options or {})
     if role == "floor":
         volumes[str(REPO / "bench")] = {"bind": "/opt/bench/bench", "mode": "ro"}

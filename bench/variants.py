@@ -18,6 +18,7 @@ import docker
 
 from bench import load, servers
 from bench.workload import Payload
+from container import contract
 
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "build" / "bench" / "work"
@@ -39,12 +40,16 @@ def _python(code: str) -> dict[str, Any]:
 #: name -> (role, environment, docker options)
 VARIANTS: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {
     "default": ("real", {}, {}),
-    "SERVE_FAST_PATH=false (via Flask)": ("real", {"SERVE_FAST_PATH": "false"}, {}),
-    "SERVE_ACCESS_LOG=false": ("real", {"SERVE_ACCESS_LOG": "false"}, {}),
+    f"{contract.FAST_PATH.name}=false (via Flask)": (
+        "real",
+        {contract.FAST_PATH.name: "false"},
+        {},
+    ),
+    f"{contract.ACCESS_LOG.name}=false": ("real", {contract.ACCESS_LOG.name: "false"}, {}),
     "docker --log-driver none": ("real", {}, {"log_config": {"type": "none", "config": {}}}),
-    "SERVE_THREADS=2": ("real", {"SERVE_THREADS": "2"}, {}),
-    "1 worker": ("real", {"SAGEMAKER_MODEL_SERVER_WORKERS": "1"}, {}),
-    "3 workers": ("real", {"SAGEMAKER_MODEL_SERVER_WORKERS": "3"}, {}),
+    f"{contract.THREADS.name}=2": ("real", {contract.THREADS.name: "2"}, {}),
+    "1 worker": ("real", {contract.WORKERS.name: "1"}, {}),
+    "3 workers": ("real", {contract.WORKERS.name: "3"}, {}),
     "gc.freeze() before fork": ("real", {}, _python(GC_FREEZE)),
     "framework floor": ("floor", {}, {}),
 }
