@@ -104,9 +104,9 @@ def test_the_workflows_jobs_match_the_trusted_subjects():
         "prod": "prod",
     }
     build = workflow(WORKFLOWS / "build.yml")
-    (job,) = build["jobs"].values()
-    assert "environment" not in job
-    assert (build.get("on") or build[True])["push"]["branches"] == ["main"]
+    assert all("environment" not in job for job in build["jobs"].values())
+    # A workflow_run run has the default branch's ref: the subject ref:refs/heads/main.
+    assert (build.get("on") or build[True])["workflow_run"]["branches"] == ["main"]
     text = {name: (WORKFLOWS / f"{name}.yml").read_text() for name in ("build", "deploy", "ci")}
     assert "vars.AWS_BUILD_ROLE_ARN" in text["build"]
     assert "vars.AWS_STAGING_ROLE_ARN" in text["deploy"]
