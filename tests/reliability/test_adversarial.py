@@ -86,21 +86,25 @@ class Pinger:
             if fresh:
                 connection.close()
 
-    def keep_one_per_worker(self, served: Served, most: int = 12) -> None:
-        """Open kept-alive connections until every worker holds one (or `most` are open)."""
+    def keep_one_per_worker(self, served: Served, most: int = 48, within_s: float = 15) -> None:
+        """Open kept-alive connections until every worker holds one (at most `most`, within
+        `within_s`): a worker still warming up or busy accepts none, so this waits a little
+        between connections rather than giving all of them to the other worker at once."""
         with self._lock:
             for connection in self.kept:
                 connection.close()
             self.kept = []
             idle = container_state(served.container).workers
-            while len(self.kept) < most:
+            deadline = time.monotonic() + within_s
+            while len(self.kept) < most and time.monotonic() < deadline:
                 busy = container_state(served.container).workers
                 if len(busy) == len(idle) and all(busy[p] > idle[p] for p in idle):
                     return
                 connection = self._connection()
                 self.ping(connection)
                 self.kept.append(connection)
-        raise AssertionError(f"{most} connections did not reach all workers")
+                time.sleep(0.1)
+        raise AssertionError(f"{len(self.kept)} connections did not reach all workers")
 
     def worst(self, since: float, until: float) -> float:
         """The slowest ping started in [since, until]; waits for the one in flight at `until`."""
