@@ -17,7 +17,7 @@ from container.errors import InvalidPayload
 from container.treepredict import CompiledTrees, compile_trees
 from training import schema
 from training.artifact import ARTIFACT_FILES, load_booster, sha256_file
-from training.features import FeatureTransform
+from training.features import FeatureTransform, read_transform
 
 log = logging.getLogger(__name__)
 #: Up to this many rows the tree walker (treepredict.py) beats XGBoost's fixed per-call cost on
@@ -150,8 +150,8 @@ def _load_transform(model_dir: Path) -> FeatureTransform | None:
         log.warning("no %s in %s: only encoded feature rows are accepted", path.name, model_dir)
         return None
     try:
-        return FeatureTransform.from_dict(json.loads(path.read_text()))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return read_transform(path)
+    except (OSError, ValueError) as exc:
         raise ModelLoadError(f"unreadable preprocessing file {path}: {exc}") from None
 
 

@@ -21,7 +21,7 @@ import xgboost as xgb
 
 from training import schema
 from training.errors import DataError
-from training.features import FeatureTransform
+from training.features import FeatureTransform, write_transform
 
 #: The files the server loads; the manifest lists each one with its sha256.
 ARTIFACT_FILES: Final = (schema.MODEL_FILENAME, schema.PREPROCESSING_FILENAME)
@@ -42,9 +42,7 @@ def write_model_dir(model_dir: Path, booster: xgb.Booster, transform: FeatureTra
         staging = Path(tmp)
         # Raw UBJSON bytes, written under the official name (no extension), as that image does.
         (staging / schema.MODEL_FILENAME).write_bytes(bytes(booster.save_raw("ubj")))
-        (staging / schema.PREPROCESSING_FILENAME).write_text(
-            json.dumps(transform.to_dict(), indent=2, sort_keys=True) + "\n"
-        )
+        write_transform(staging / schema.PREPROCESSING_FILENAME, transform)
         manifest = {name: sha256_file(staging / name) for name in ARTIFACT_FILES}
         (staging / schema.MANIFEST_FILENAME).write_text(json.dumps(manifest, indent=2) + "\n")
         for name in (*ARTIFACT_FILES, schema.MANIFEST_FILENAME):

@@ -6,8 +6,10 @@ server to raw rows, so training and serving encode rows the same way.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -87,3 +89,18 @@ class FeatureTransform:
             # The feature names fix the one-hot order; any other order would swap columns.
             raise ValueError(f"sex categories must be {list(schema.SEX_CATEGORIES)}")
         return cls(**values)
+
+
+def write_transform(path: Path, transform: FeatureTransform) -> None:
+    """The one writer of the preprocessing file (the split output and the model directory)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(transform.to_dict(), indent=2, sort_keys=True) + "\n")
+
+
+def read_transform(path: Path) -> FeatureTransform:
+    """The one reader: OSError when the file cannot be read, ValueError when it is not a
+    transform this code wrote (callers turn these into their own errors)."""
+    try:
+        return FeatureTransform.from_dict(json.loads(path.read_text()))
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"preprocessing is malformed: {exc}") from None

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from training import schema, splits
-from training.features import FeatureTransform
+from training.features import FeatureTransform, read_transform, write_transform
 
-PREPROCESSING_JSON = "preprocessing.json"
+#: The split output's folder for the fitted transform (the pipeline's preprocessing output).
+PREPROCESSING_DIR = "preprocessing"
 MIN_ROWS = 20
 
 
@@ -44,24 +44,18 @@ def run(
     for name, part in parts.items():
         labels = part[schema.TARGET].to_numpy(dtype=float)
         splits.write_split(output_dir / name, name, transform.transform(part), labels)
-    write_transform(output_dir / "preprocessing", transform)
+    write_transform(output_dir / PREPROCESSING_DIR / schema.PREPROCESSING_FILENAME, transform)
     return transform
 
 
-def write_transform(directory: Path, transform: FeatureTransform) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / PREPROCESSING_JSON
-    path.write_text(json.dumps(transform.to_dict(), indent=2, sort_keys=True) + "\n")
-    return path
-
-
-def read_transform(directory: Path) -> FeatureTransform:
+def read_preprocessing(directory: Path) -> FeatureTransform:
+    """The transform in a preprocessing output (or channel) directory, as a DataError if bad."""
     from training.errors import DataError
 
-    path = directory / PREPROCESSING_JSON
+    path = directory / schema.PREPROCESSING_FILENAME
     try:
-        return FeatureTransform.from_dict(json.loads(path.read_text()))
+        return read_transform(path)
     except FileNotFoundError:
-        raise DataError(f"missing {PREPROCESSING_JSON} in {directory}") from None
-    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"missing {path.name} in {directory}") from None
+    except (OSError, ValueError) as exc:
         raise DataError(f"unreadable preprocessing: {exc}", source=str(path)) from None

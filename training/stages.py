@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from training import artifact, paths, preprocess, schema, splits
 from training.data import load_abalone
 from training.errors import DataError, TrainingError
@@ -58,7 +60,7 @@ def build_model_dir(
     hp: Hyperparameters,
 ) -> None:
     """Train and write the servable model directory (booster, preprocessing, manifest)."""
-    transform = preprocess.read_transform(preprocessing_dir)
+    transform = preprocess.read_preprocessing(preprocessing_dir)
     train = splits.read_split(train_dir, splits.TRAIN)
     validation = (
         splits.read_split(validation_dir, splits.VALIDATION)
@@ -103,23 +105,37 @@ def run_evaluate(model_input: Path, test_dir: Path, output_dir: Path) -> dict[st
         return evaluate(resolve_model_dir(model_input, Path(tmp)), test_dir, output_dir)
 
 
+def run_stages(
+    frame: pd.DataFrame, output_root: Path, hp: Hyperparameters, *, archive: bool
+) -> dict[str, Any]:
+    """Preprocess, train and evaluate in one process, wired once: output_root/{train,
+    validation,test,preprocessing,model,evaluation}; the model as model.tar.gz (what a
+    Processing job uploads) or as a directory. Returns the evaluation report."""
+    preprocess.run(frame, output_root, seed=hp.seed)
+    inputs = (
+        output_root / splits.TRAIN,
+        output_root / splits.VALIDATION,
+        output_root / preprocess.PREPROCESSING_DIR,
+    )
+    test_dir, evaluation_dir = output_root / splits.TEST, output_root / "evaluation"
+    if not archive:
+        build_model_dir(*inputs, output_root / "model", hp)
+        return evaluate(output_root / "model", test_dir, evaluation_dir)
+    model_archive = run_train_processing(*inputs, output_root / "model", hp)
+    try:
+        return run_evaluate(model_archive, test_dir, evaluation_dir)
+    except BaseException:
+        model_archive.unlink(missing_ok=True)  # a failed job leaves no model behind
+        raise
+
+
 def run_all_stages(
     input_path: Path, output_root: Path, *, verify: bool, hp: Hyperparameters
 ) -> None:
     """No-verb Processing: preprocess, train and evaluate in one job."""
-    run_preprocess(input_path, output_root, verify=verify, seed=hp.seed)
-    archive = run_train_processing(
-        output_root / splits.TRAIN,
-        output_root / splits.VALIDATION,
-        output_root / "preprocessing",
-        output_root / "model",
-        hp,
-    )
-    try:
-        run_evaluate(archive, output_root / splits.TEST, output_root / "evaluation")
-    except BaseException:
-        archive.unlink(missing_ok=True)  # a failed job leaves no model behind
-        raise
+    data_file = find_data_file(input_path)
+    frame = load_abalone(str(data_file), expected_sha256=schema.ABALONE_SHA256 if verify else None)
+    run_stages(frame, output_root, hp, archive=True)
 
 
 def run_training_job(hyperparameters_file: Path, channels_dir: Path, model_dir: Path) -> None:

@@ -1,6 +1,7 @@
 """Preprocess, train and evaluate in one process: the quick local path to a servable model.
 
-The SageMaker pipeline runs the same functions as separate jobs; this is for laptops and tests.
+The same wiring as the one-job Processing run (stages.run_stages), with the model left as a
+directory; the SageMaker pipeline runs the stages as separate jobs. For laptops and tests.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from training import artifact, preprocess, schema, splits
+from training import schema
 from training.data import load_abalone
 from training.errors import TrainingError
-from training.evaluate import run as evaluate
 from training.hyperparameters import Hyperparameters
-from training.train import train_booster
+from training.stages import run_stages
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +31,8 @@ def run_all(
     expected_sha256: str | None = schema.ABALONE_SHA256,
 ) -> dict[str, Any]:
     """Write work_dir/{train,validation,test,model,evaluation}; return the evaluation report."""
-    hp = hp or Hyperparameters()
     frame = load_abalone(source, expected_sha256=expected_sha256)
-    transform = preprocess.run(frame, work_dir, seed=hp.seed)
-    booster = train_booster(
-        splits.read_split(work_dir / splits.TRAIN, splits.TRAIN),
-        splits.read_split(work_dir / splits.VALIDATION, splits.VALIDATION),
-        hp,
-    )
-    model_dir = work_dir / "model"
-    artifact.write_model_dir(model_dir, booster, transform)
-    return evaluate(model_dir, work_dir / splits.TEST, work_dir / "evaluation")
+    return run_stages(frame, work_dir, hp or Hyperparameters(), archive=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

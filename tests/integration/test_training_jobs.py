@@ -64,7 +64,7 @@ def test_processing_stages_one_by_one(job, tmp_path, raw_input):
     assert code == 0, logs
     for split in ("train", "validation", "test"):
         assert (out / split / f"{split}.csv").is_file()
-    assert (out / "preprocessing" / "preprocessing.json").is_file()
+    assert (out / "preprocessing" / schema.PREPROCESSING_FILENAME).is_file()
 
     code, logs = job(
         ["process", "train", "--hyperparameters", '{"max_depth": "4", "num_round": "200"}'],

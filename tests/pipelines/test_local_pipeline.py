@@ -127,7 +127,7 @@ def test_every_step_writes_its_artifacts(passed):
     preprocess = passed.outputs / "Preprocess"
     for split in ("train", "validation", "test"):
         assert (preprocess / split / f"{split}.csv").stat().st_size > 0
-    assert json.loads((preprocess / "preprocessing" / "preprocessing.json").read_text())
+    assert json.loads((preprocess / "preprocessing" / schema.PREPROCESSING_FILENAME).read_text())
     with (passed.outputs / "Train" / "model" / schema.MODEL_ARCHIVE_FILENAME).open("rb") as archive:
         assert archive.read(2) == b"\x1f\x8b"  # gzip
     evaluation = passed.outputs / "Evaluate" / "evaluation"

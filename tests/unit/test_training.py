@@ -273,7 +273,7 @@ def test_preprocess_fits_the_transform_on_the_train_split_only(
     parts = preprocess.split_frame(small_frame, seed=7)
     assert transform == FeatureTransform.fit(parts[splits.TRAIN])
     assert transform != FeatureTransform.fit(small_frame)
-    assert preprocess.read_transform(tmp_path / "preprocessing") == transform
+    assert preprocess.read_preprocessing(tmp_path / "preprocessing") == transform
     for name, part in parts.items():
         features, labels = splits.read_split(tmp_path / name, name)
         np.testing.assert_array_equal(features, transform.transform(part))
@@ -294,11 +294,11 @@ def test_split_frame_partitions_rows_reproducibly(small_frame: pd.DataFrame):
 
 
 def test_read_transform_errors(tmp_path: Path):
-    with pytest.raises(DataError, match=re.escape("missing preprocessing.json")):
-        preprocess.read_transform(tmp_path)
-    (tmp_path / preprocess.PREPROCESSING_JSON).write_text("{bad")
+    with pytest.raises(DataError, match=re.escape("missing .preprocessing.json")):
+        preprocess.read_preprocessing(tmp_path)
+    (tmp_path / schema.PREPROCESSING_FILENAME).write_text("{bad")
     with pytest.raises(DataError, match="unreadable preprocessing"):
-        preprocess.read_transform(tmp_path)
+        preprocess.read_preprocessing(tmp_path)
 
 
 # --- hyperparameters ------------------------------------------------------------------------
@@ -696,7 +696,7 @@ def test_copy_model_dir_copies_the_artifact_files(model_dir: Path, tmp_path: Pat
 def test_workflow_writes_every_stage(trained_workdir: Path):
     for name in splits.SPLITS:
         assert (trained_workdir / name / f"{name}.csv").is_file()
-    assert (trained_workdir / "preprocessing" / preprocess.PREPROCESSING_JSON).is_file()
+    assert (trained_workdir / "preprocessing" / schema.PREPROCESSING_FILENAME).is_file()
     assert (trained_workdir / "model" / schema.MODEL_FILENAME).is_file()
     assert (trained_workdir / "evaluation" / report.REPORT_FILENAME).is_file()
 
