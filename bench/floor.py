@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from container import contract
+
 
 def per_call_seconds(fn: Callable[[], object], budget_s: float) -> float:
     """Seconds per call in the fastest block (blocks of >= 20 ms, within budget_s): a floor is
@@ -96,7 +98,7 @@ def server_pipeline(predictor: Any) -> Callable[[bytes, str], object]:
         with contextlib.suppress(TypeError):
             kwargs["limits"] = codecs.Limits(max_rows=10**7)
     return lambda body, content_type: predict_payload(
-        body, content_type, "text/csv", predictor, "text/csv", **kwargs
+        body, content_type, contract.CSV, predictor, contract.CSV, **kwargs
     )
 
 
@@ -112,7 +114,7 @@ def measure(model_dir: Path, payloads: list[dict[str, Any]], budget_s: float) ->
         body = Path(payload["path"]).read_bytes()
         content_type = payload["content_type"]
         entry: dict[str, Any] = {"rows": payload["rows"], "parsers": {}}
-        if content_type == "text/csv":
+        if content_type == contract.CSV:
             features = reference_features(body, payload["kind"], transform)
             expected = booster.inplace_predict(features, validate_features=False)
             parsers = encoded_parsers() if payload["kind"] == "encoded" else raw_parsers(transform)

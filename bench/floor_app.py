@@ -14,6 +14,7 @@ import sys
 
 from flask import Flask, Response, request
 
+from container import contract
 from container.server import GunicornServer, gunicorn_options
 from container.settings import ServingSettings
 
@@ -30,7 +31,7 @@ def create_app(limit: int) -> Flask:
     @app.route("/invocations", methods=["POST"])
     def invocations() -> Response:
         request.stream.read(limit + 1)
-        return Response(CONSTANT, content_type="text/csv")
+        return Response(CONSTANT, content_type=contract.CSV)
 
     return app
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import requests
 
 from bench.workload import Payload
+from container import contract
 
 LUA = Path(__file__).with_name("wrk.lua")
 
@@ -50,7 +51,7 @@ def wrk_path() -> str:
 def warm_up(url: str, payload: Payload, count: int = 20) -> None:
     """A few requests on one keep-alive connection; fail early if the server answers an error."""
     body = payload.path.read_bytes()
-    headers = {"Content-Type": payload.content_type, "Accept": "text/csv"}
+    headers = {"Content-Type": payload.content_type, "Accept": contract.CSV}
     with requests.Session() as session:
         for _ in range(count):
             response = session.post(f"{url}/invocations", data=body, headers=headers, timeout=60)
@@ -117,7 +118,7 @@ def run_python(
 
     parts = urlsplit(url)
     body = payload.path.read_bytes()
-    headers = {"Content-Type": payload.content_type, "Accept": "text/csv"}
+    headers = {"Content-Type": payload.content_type, "Accept": contract.CSV}
     latencies: list[float] = []
     errors = [0]
     issued = [0]

@@ -23,16 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from bench.floor import per_call_seconds
+from container import contract
 
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "build" / "bench" / "work"
 PAYLOADS = (
-    ("csv1", "text/csv"),
-    ("raw1", "text/csv"),
-    ("json1", "application/json"),
-    ("csv1000", "text/csv"),
-    ("raw1000", "text/csv"),
-    ("json1000", "application/json"),
+    ("csv1", contract.CSV),
+    ("raw1", contract.CSV),
+    ("json1", contract.JSON),
+    ("csv1000", contract.CSV),
+    ("raw1000", contract.CSV),
+    ("json1000", contract.JSON),
 )
 
 
@@ -44,7 +45,7 @@ def _wsgi_caller(app: Any, body: bytes, content_type: str) -> Callable[[], bytes
         path="/invocations",
         data=body,
         content_type=content_type,
-        headers={"Accept": "text/csv", "X-Amzn-SageMaker-Inference-Id": "bench"},
+        headers={"Accept": contract.CSV, contract.INFERENCE_ID: "bench"},
     ).get_environ()
 
     def start_response(status: str, _headers: list[Any], _exc: Any = None) -> None:
@@ -62,12 +63,14 @@ def _wsgi_caller(app: Any, body: bytes, content_type: str) -> Callable[[], bytes
 def stage_times(predictor: Any, body: bytes, content_type: str, budget: float) -> dict[str, float]:
     from container import codecs
 
-    media = codecs.choose_accept("text/csv", "text/csv")
+    media = codecs.choose_accept(contract.CSV, contract.CSV)
     rows = codecs.decode(body, content_type)
     features = predictor.features(rows)
     predictions = predictor.predict(features)
     return {
-        "accept": per_call_seconds(lambda: codecs.choose_accept("text/csv", "text/csv"), budget),
+        "accept": per_call_seconds(
+            lambda: codecs.choose_accept(contract.CSV, contract.CSV), budget
+        ),
         "decode": per_call_seconds(lambda: codecs.decode(body, content_type), budget),
         "features": per_call_seconds(lambda: predictor.features(rows), budget),
         "predict": per_call_seconds(lambda: predictor.predict(features), budget),
@@ -158,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     body = (args.work / "payloads" / "csv1.body").read_bytes()
-    call = _wsgi_caller(apps["real app, access log on"], body, "text/csv")
+    call = _wsgi_caller(apps["real app, access log on"], body, contract.CSV)
     per_call, top = profile_breakdown(call, args.calls)
     total = sum(per_call.values())
     print(f"\ncProfile of the real app (access log on), 1-row CSV, {args.calls} WSGI calls:")

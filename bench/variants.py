@@ -59,7 +59,7 @@ LOADS = (("csv1", 1), ("csv1", 8), ("csv1000", 4))
 def _payload(work: Path, name: str) -> Payload:
     path = work / "payloads" / f"{name}.body"
     rows = 1 if name.endswith("1") else 1000
-    return Payload(name, path, "text/csv", rows, "encoded", path.stat().st_size)
+    return Payload(name, path, contract.CSV, rows, "encoded", path.stat().st_size)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import xgboost as xgb
 
+from container import contract
 from training import schema
 from training.artifact import write_model_dir
 from training.data import load_abalone
@@ -80,11 +81,11 @@ def write_payloads(
             continue
         break
     bodies = {
-        "csv1": ("text/csv", [enc_lines[0]], "encoded"),
-        "csv1000": ("text/csv", enc_lines[:1000], "encoded"),
-        "raw1": ("text/csv", [raw_lines[0]], "raw"),
-        "raw1000": ("text/csv", raw_lines[:1000], "raw"),
-        "batch6mb": ("text/csv", batch, "raw"),
+        "csv1": (contract.CSV, [enc_lines[0]], "encoded"),
+        "csv1000": (contract.CSV, enc_lines[:1000], "encoded"),
+        "raw1": (contract.CSV, [raw_lines[0]], "raw"),
+        "raw1000": (contract.CSV, raw_lines[:1000], "raw"),
+        "batch6mb": (contract.CSV, batch, "raw"),
     }
     payloads: dict[str, Payload] = {}
     for name, (content_type, lines, kind) in bodies.items():
@@ -93,7 +94,7 @@ def write_payloads(
         )
     for name, rows, source in (("json1", 1, encoded[:1]), ("json1000", 1000, encoded[:1000])):
         body = json.dumps({"instances": [[float(f"{v:.9g}") for v in row] for row in source]})
-        payloads[name] = _write(out_dir, name, "application/json", body, rows, "encoded")
+        payloads[name] = _write(out_dir, name, contract.JSON, body, rows, "encoded")
     return payloads
 
 

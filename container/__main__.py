@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from container import contract
+
 USAGE = """usage: python -m container VERB [ARGS...]
   serve                  start the model server (SageMaker hosting and batch transform)
   train                  run a SageMaker Training job (reads /opt/ml/input)
@@ -67,26 +69,28 @@ def serve() -> int:
 
 def processing(args: Sequence[str]) -> int:
     from container.jobs import log_processing_job, run_job
-    from training import paths, stages
+    from training import stages
 
     configure_logging()
     log_processing_job()
-    code = run_job(lambda: stages.run_processing(args), Path(paths.PROCESSING_MESSAGE))
+    code = run_job(lambda: stages.run_processing(args), Path(contract.PROCESSING_MESSAGE))
     if code:
-        stages.clear_partial_outputs(Path(paths.PROCESSING))
+        stages.clear_partial_outputs(Path(contract.PROCESSING))
     return code
 
 
 def training_job() -> int:
     from container.jobs import run_job
-    from training import paths, stages
+    from training import stages
 
     configure_logging()
     return run_job(
         lambda: stages.run_training_job(
-            Path(paths.HYPERPARAMETERS), Path(paths.CHANNELS), Path(paths.TRAINING_MODEL_DIR)
+            Path(contract.HYPERPARAMETERS),
+            Path(contract.CHANNELS),
+            Path(contract.TRAINING_MODEL_DIR),
         ),
-        Path(paths.TRAINING_FAILURE),
+        Path(contract.TRAINING_FAILURE),
     )
 
 

@@ -1,5 +1,6 @@
-"""The SageMaker container contract, declared once: routes, headers, media types, and the
-serving environment variables (name, documented default, range, one-line doc).
+"""The SageMaker container contract, declared once: routes, headers, media types, the job
+layout (/opt/ml paths, step output and channel names), and the serving environment variables
+(name, documented default, range, one-line doc).
 
 A leaf module (standard library only, no numpy): the image, the pipeline, deploy, bench and the
 tests import their SageMaker names from here. container/settings.py reads the variables through
@@ -9,6 +10,7 @@ these specs; the README's environment table is tested against them (tests/unit/t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Final
 
 # --- routes (the hosting and batch transform contract) ----------------------------------------
@@ -47,6 +49,51 @@ MEDIA_TYPE_ALIASES: Final = {
     "application/jsonl": JSONLINES,
     "application/x-ndjson": JSONLINES,
 }
+
+#: What the server decodes and what it answers in (container/codecs registers exactly these).
+REQUEST_TYPES: Final = (CSV, JSON, JSONLINES, LIBSVM)
+RESPONSE_TYPES: Final = (CSV, JSON, JSONLINES)
+
+# --- job layout: Processing and Training jobs -------------------------------------------------
+#: Output names of the pipeline's steps, each also the folder it is written to and read from.
+TRAIN_SPLIT: Final = "train"
+VALIDATION_SPLIT: Final = "validation"
+TEST_SPLIT: Final = "test"
+PREPROCESSING: Final = "preprocessing"
+MODEL: Final = "model"
+EVALUATION: Final = "evaluation"
+
+PROCESSING: Final = PurePosixPath("/opt/ml/processing")
+#: Processing inputs (where the pipeline's ProcessingInputs are mounted).
+RAW_DATA_INPUT: Final = PROCESSING / "input" / "data"
+TRAIN_INPUT: Final = PROCESSING / "input" / TRAIN_SPLIT
+VALIDATION_INPUT: Final = PROCESSING / "input" / VALIDATION_SPLIT
+TEST_INPUT: Final = PROCESSING / "input" / TEST_SPLIT
+PREPROCESSING_INPUT: Final = PROCESSING / "input" / PREPROCESSING
+MODEL_INPUT: Final = PROCESSING / "input" / MODEL
+#: Processing outputs (uploaded as they are: real files, no symlinks).
+SPLITS_OUTPUT: Final = PROCESSING / "output"
+TRAIN_OUTPUT: Final = SPLITS_OUTPUT / TRAIN_SPLIT
+VALIDATION_OUTPUT: Final = SPLITS_OUTPUT / VALIDATION_SPLIT
+TEST_OUTPUT: Final = SPLITS_OUTPUT / TEST_SPLIT
+PREPROCESSING_OUTPUT: Final = SPLITS_OUTPUT / PREPROCESSING
+MODEL_OUTPUT: Final = SPLITS_OUTPUT / MODEL
+EVALUATION_OUTPUT: Final = SPLITS_OUTPUT / EVALUATION
+#: Processing job config and failure message.
+PROCESSING_JOB_CONFIG: Final = PurePosixPath("/opt/ml/config/processingjobconfig.json")
+PROCESSING_MESSAGE: Final = PurePosixPath("/opt/ml/output/message")
+
+#: Training job layout; the channels are named like the outputs that feed them.
+TRAINING_INPUT: Final = PurePosixPath("/opt/ml/input")
+HYPERPARAMETERS: Final = TRAINING_INPUT / "config" / "hyperparameters.json"
+INPUT_DATA_CONFIG: Final = TRAINING_INPUT / "config" / "inputdataconfig.json"
+CHANNELS: Final = TRAINING_INPUT / "data"
+TRAINING_MODEL_DIR: Final = PurePosixPath("/opt/ml/model")
+TRAINING_FAILURE: Final = PurePosixPath("/opt/ml/output/failure")
+TRAINING_OUTPUT_DATA: Final = PurePosixPath("/opt/ml/output/data")
+TRAIN_CHANNEL: Final = TRAIN_SPLIT
+VALIDATION_CHANNEL: Final = VALIDATION_SPLIT
+PREPROCESSING_CHANNEL: Final = PREPROCESSING
 
 # --- body limits -----------------------------------------------------------------------------
 MIB: Final = 1024 * 1024
@@ -102,7 +149,7 @@ MAX_CONCURRENT_TRANSFORMS: Final = Variable(
     "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", "workers", "batch only: caps workers", 1, 256
 )
 MODEL_DIR: Final = Variable(
-    "SM_MODEL_DIR", "/opt/ml/model", "model directory (SageMaker unpacks model.tar.gz here)"
+    "SM_MODEL_DIR", str(TRAINING_MODEL_DIR), "model directory (SageMaker unpacks model.tar.gz here)"
 )
 THREADS: Final = Variable("SERVE_THREADS", "4", "threads per gunicorn worker (gthread)", 1, 64)
 KEEPALIVE: Final = Variable(

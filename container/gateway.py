@@ -126,9 +126,9 @@ def _model_output(body: bytes, headers: Mapping[str, str]) -> Response:
     response = Response(body, status=200)
     response.headers["Content-Type"] = headers.get("Content-Type", "application/octet-stream")
     response.headers["x-Amzn-Invoked-Production-Variant"] = "AllTraffic"
-    attributes = headers.get("X-Amzn-SageMaker-Custom-Attributes")
+    attributes = headers.get(contract.CUSTOM_ATTRIBUTES)
     if attributes is not None:
-        response.headers["X-Amzn-SageMaker-Custom-Attributes"] = attributes
+        response.headers[contract.CUSTOM_ATTRIBUTES] = attributes
     return response
 
 

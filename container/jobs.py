@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from training import paths
+from container import contract
 from training.errors import TrainingError
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def run_job(work: Callable[[], None], failure_file: Path) -> int:
     return code
 
 
-def log_processing_job(config_path: Path = Path(paths.PROCESSING_JOB_CONFIG)) -> None:
+def log_processing_job(config_path: Path = Path(contract.PROCESSING_JOB_CONFIG)) -> None:
     """Name the Processing job in the log when SageMaker provides its config."""
     try:
         config = json.loads(config_path.read_text())

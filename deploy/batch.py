@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from container import contract
 from deploy.cli import DeployError, client, model_package_arn, run
 from deploy.configs import DEFAULT_BOOTSTRAP_STACK, DEFAULT_GROUP
 from deploy.registry import Package, approved_package, latest_approved
@@ -72,13 +73,13 @@ def transform_request(settings: Settings, model_name: str) -> dict[str, Any]:
                     "S3Uri": _s3_uri(settings.input_prefix, "--input"),
                 }
             },
-            "ContentType": "text/csv",
+            "ContentType": contract.CSV,
             "CompressionType": "None",
             "SplitType": "Line",
         },
         "TransformOutput": {
             "S3OutputPath": _s3_uri(settings.output_prefix, "--output"),
-            "Accept": "text/csv",
+            "Accept": contract.CSV,
             "AssembleWith": "Line",
         },
         "TransformResources": {

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Final
 
+from container import contract
 from deploy.cli import DeployError, checked, client, run
 from deploy.configs import DEFAULT_BOOTSTRAP_STACK
 from deploy.stacks import stack_outputs
@@ -69,7 +70,7 @@ def upload(s3: Any, raw: bytes, bucket: str, key: str = DATA_KEY) -> str:
         Body=raw,
         ChecksumSHA256=base64.b64encode(digest.digest()).decode("ascii"),
         Metadata={SHA256_METADATA: digest.hexdigest()},
-        ContentType="text/csv",
+        ContentType=contract.CSV,
     )
     print(f"uploaded {len(raw)} bytes to {uri} (sha256 {digest.hexdigest()})")
     return uri

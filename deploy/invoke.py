@@ -14,6 +14,8 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
+from container import contract
+
 #: The AWS abalone template's sample: one already-encoded feature row.
 ENCODED_ROW = (
     "0.383148412,0.273297349,-0.227545026,-0.153451984,-0.046713787,-0.046474046,-0.322093154,0,0,1"
@@ -56,9 +58,9 @@ def runtime_client(endpoint_url: str | None) -> Any:
     )
 
 
-def invoke(client: Any, endpoint_name: str, body: str, *, accept: str = "text/csv") -> str:
+def invoke(client: Any, endpoint_name: str, body: str, *, accept: str = contract.CSV) -> str:
     response = client.invoke_endpoint(
-        EndpointName=endpoint_name, Body=body.encode(), ContentType="text/csv", Accept=accept
+        EndpointName=endpoint_name, Body=body.encode(), ContentType=contract.CSV, Accept=accept
     )
     return str(response["Body"].read().decode())
 

@@ -24,8 +24,8 @@ from sagemaker.core.workflow.execution_variables import ExecutionVariables
 from sagemaker.core.workflow.functions import Join
 from sagemaker.mlops.workflow import ModelStep, ProcessingStep, TrainingStep
 
-from container import codecs
-from training import paths, schema
+from container import contract
+from training import schema
 
 if TYPE_CHECKING:
     from sagemaker.core.helper.pipeline_variable import PipelineVariable
@@ -42,22 +42,22 @@ GATE: Final = "CheckRmse"
 REGISTER: Final = "Register"
 FAIL: Final = "RmseTooHigh"
 
-#: Output names (each one also the last part of its S3 location).
-TRAIN_SPLIT: Final = "train"
-VALIDATION_SPLIT: Final = "validation"
-TEST_SPLIT: Final = "test"
-PREPROCESSING: Final = "preprocessing"
-MODEL: Final = "model"
-EVALUATION: Final = "evaluation"
+#: Output names (each one also the last part of its S3 location), as the image writes them.
+TRAIN_SPLIT: Final = contract.TRAIN_SPLIT
+VALIDATION_SPLIT: Final = contract.VALIDATION_SPLIT
+TEST_SPLIT: Final = contract.TEST_SPLIT
+PREPROCESSING: Final = contract.PREPROCESSING
+MODEL: Final = contract.MODEL
+EVALUATION: Final = contract.EVALUATION
 
 #: The image's exec-form ENTRYPOINT (container/Dockerfile; a test checks they agree). Given
 #: explicitly: SageMaker would use the image's own, but local mode fails on ContainerArguments
 #: without a ContainerEntrypoint (KeyError 'entrypoint' in sagemaker 3.27).
 IMAGE_ENTRYPOINT: Final = ("python", "-m", "container")
 
-#: What the image's server reads and writes: its codec registries, the one source of truth.
-CONTENT_TYPES: Final = tuple(codecs.DECODERS)
-RESPONSE_TYPES: Final = tuple(codecs.ENCODERS)
+#: What the image's server reads and writes (its codec registries are tested against these).
+CONTENT_TYPES: Final = contract.REQUEST_TYPES
+RESPONSE_TYPES: Final = contract.RESPONSE_TYPES
 
 
 @dataclass(frozen=True)
@@ -100,16 +100,18 @@ def output_uri_of(step: ProcessingStep, output: str) -> PipelineVariable:
 
 def preprocess_step(ctx: StepContext, *, verify_data: bool) -> ProcessingStep:
     splits = {
-        TRAIN_SPLIT: paths.TRAIN_OUTPUT,
-        VALIDATION_SPLIT: paths.VALIDATION_OUTPUT,
-        TEST_SPLIT: paths.TEST_OUTPUT,
-        PREPROCESSING: paths.PREPROCESSING_OUTPUT,
+        TRAIN_SPLIT: contract.TRAIN_OUTPUT,
+        VALIDATION_SPLIT: contract.VALIDATION_OUTPUT,
+        TEST_SPLIT: contract.TEST_OUTPUT,
+        PREPROCESSING: contract.PREPROCESSING_OUTPUT,
     }
-    arguments = ["process", "preprocess", "--input", str(paths.RAW_DATA_INPUT)]
-    arguments += ["--output", str(paths.SPLITS_OUTPUT)] + ([] if verify_data else ["--no-verify"])
+    arguments = ["process", "preprocess", "--input", str(contract.RAW_DATA_INPUT)]
+    arguments += ["--output", str(contract.SPLITS_OUTPUT)] + (
+        [] if verify_data else ["--no-verify"]
+    )
     step_args = _deferred(
         ctx.processor("preprocess").run,
-        inputs=[_input("data", ctx.params.input_data_uri, paths.RAW_DATA_INPUT)],
+        inputs=[_input("data", ctx.params.input_data_uri, contract.RAW_DATA_INPUT)],
         outputs=[_output(ctx, PREPROCESS, name, path) for name, path in splits.items()],
         arguments=arguments,
     )
@@ -120,10 +122,10 @@ def train_processing_step(
     ctx: StepContext, preprocess: ProcessingStep, hyperparameters_json: str | None
 ) -> tuple[ProcessingStep, PipelineVariable]:
     """Train as a Processing job; returns the step and the S3 URI of its model.tar.gz."""
-    arguments = ["process", "train", "--train", str(paths.TRAIN_INPUT)]
-    arguments += ["--validation", str(paths.VALIDATION_INPUT)]
-    arguments += ["--preprocessing", str(paths.PREPROCESSING_INPUT)]
-    arguments += ["--output", str(paths.MODEL_OUTPUT)]
+    arguments = ["process", "train", "--train", str(contract.TRAIN_INPUT)]
+    arguments += ["--validation", str(contract.VALIDATION_INPUT)]
+    arguments += ["--preprocessing", str(contract.PREPROCESSING_INPUT)]
+    arguments += ["--output", str(contract.MODEL_OUTPUT)]
     if hyperparameters_json is not None:
         arguments += ["--hyperparameters", hyperparameters_json]
     step_args = _deferred(
@@ -131,12 +133,12 @@ def train_processing_step(
         inputs=_split_inputs(
             preprocess,
             {
-                TRAIN_SPLIT: paths.TRAIN_INPUT,
-                VALIDATION_SPLIT: paths.VALIDATION_INPUT,
-                PREPROCESSING: paths.PREPROCESSING_INPUT,
+                TRAIN_SPLIT: contract.TRAIN_INPUT,
+                VALIDATION_SPLIT: contract.VALIDATION_INPUT,
+                PREPROCESSING: contract.PREPROCESSING_INPUT,
             },
         ),
-        outputs=[_output(ctx, TRAIN, MODEL, paths.MODEL_OUTPUT)],
+        outputs=[_output(ctx, TRAIN, MODEL, contract.MODEL_OUTPUT)],
         arguments=arguments,
     )
     step = ProcessingStep(
@@ -168,9 +170,9 @@ def train_training_step(
         hyperparameters=dict(hyperparameters),
     )
     channels = {
-        paths.TRAIN_CHANNEL: TRAIN_SPLIT,
-        paths.VALIDATION_CHANNEL: VALIDATION_SPLIT,
-        paths.PREPROCESSING_CHANNEL: PREPROCESSING,
+        contract.TRAIN_CHANNEL: TRAIN_SPLIT,
+        contract.VALIDATION_CHANNEL: VALIDATION_SPLIT,
+        contract.PREPROCESSING_CHANNEL: PREPROCESSING,
     }
     inputs = [
         InputData(channel_name=channel, data_source=output_uri_of(preprocess, output))
@@ -190,16 +192,16 @@ def evaluate_step(
     evaluation_file: PropertyFile,
 ) -> ProcessingStep:
     """Evaluate the model on the test split; its report is the gate's property file."""
-    arguments = ["process", "evaluate", "--model", str(paths.MODEL_INPUT)]
-    arguments += ["--test", str(paths.TEST_INPUT), "--output", str(paths.EVALUATION_OUTPUT)]
+    arguments = ["process", "evaluate", "--model", str(contract.MODEL_INPUT)]
+    arguments += ["--test", str(contract.TEST_INPUT), "--output", str(contract.EVALUATION_OUTPUT)]
     step_args = _deferred(
         ctx.processor("evaluate").run,
         inputs=[
             # The model.tar.gz object itself: SageMaker puts it in MODEL_INPUT/model.tar.gz.
-            _input(MODEL, model_data, paths.MODEL_INPUT),
-            *_split_inputs(preprocess, {TEST_SPLIT: paths.TEST_INPUT}),
+            _input(MODEL, model_data, contract.MODEL_INPUT),
+            *_split_inputs(preprocess, {TEST_SPLIT: contract.TEST_INPUT}),
         ],
-        outputs=[_output(ctx, EVALUATE, EVALUATION, paths.EVALUATION_OUTPUT)],
+        outputs=[_output(ctx, EVALUATE, EVALUATION, contract.EVALUATION_OUTPUT)],
         arguments=arguments,
     )
     return ProcessingStep(
@@ -231,7 +233,7 @@ def register_step(ctx: StepContext, model_data: PipelineVariable, report_uri: Jo
         inference_instances=[params.inference_instance_type],
         transform_instances=[params.transform_instance_type],
         model_metrics=ModelMetrics(
-            model_statistics=MetricsSource(content_type="application/json", s3_uri=report_uri)
+            model_statistics=MetricsSource(content_type=contract.JSON, s3_uri=report_uri)
         ),
         approval_status=params.model_approval_status,
         description="abalone XGBoost on the project's image, gated on RMSE",

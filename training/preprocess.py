@@ -7,11 +7,12 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from container import contract
 from training import schema, splits
 from training.features import FeatureTransform, read_transform, write_transform
 
 #: The split output's folder for the fitted transform (the pipeline's preprocessing output).
-PREPROCESSING_DIR = "preprocessing"
+PREPROCESSING_DIR = contract.PREPROCESSING
 MIN_ROWS = 20
 
 

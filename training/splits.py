@@ -9,12 +9,13 @@ from typing import Final
 
 import numpy as np
 
+from container import contract
 from training import schema
 from training.errors import DataError
 
-TRAIN: Final = "train"
-VALIDATION: Final = "validation"
-TEST: Final = "test"
+TRAIN: Final = contract.TRAIN_SPLIT
+VALIDATION: Final = contract.VALIDATION_SPLIT
+TEST: Final = contract.TEST_SPLIT
 SPLITS: Final = (TRAIN, VALIDATION, TEST)
 
 

@@ -6,7 +6,7 @@ Processing (training as processing, for accounts with no training quota):
 Training job:
     python -m container train            (hyperparameters.json, channels, /opt/ml/model)
 
-Every path defaults to SageMaker's location (training/paths.py), so the pipeline passes the same
+Every path defaults to SageMaker's location (container/contract.py), so the pipeline passes the same
 constants and tests pass temporary directories.
 """
 
@@ -22,7 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from training import artifact, paths, preprocess, schema, splits
+from container import contract
+from training import artifact, preprocess, schema, splits
 from training.data import load_abalone
 from training.errors import DataError, TrainingError
 from training.evaluate import run as evaluate
@@ -146,17 +147,21 @@ def run_training_job(hyperparameters_file: Path, channels_dir: Path, model_dir: 
     hp = Hyperparameters.from_strings(values)
     channel = {
         name: channels_dir / name
-        for name in (paths.TRAIN_CHANNEL, paths.VALIDATION_CHANNEL, paths.PREPROCESSING_CHANNEL)
+        for name in (
+            contract.TRAIN_CHANNEL,
+            contract.VALIDATION_CHANNEL,
+            contract.PREPROCESSING_CHANNEL,
+        )
     }
-    for required in (paths.TRAIN_CHANNEL, paths.PREPROCESSING_CHANNEL):
+    for required in (contract.TRAIN_CHANNEL, contract.PREPROCESSING_CHANNEL):
         if not channel[required].is_dir():
             raise DataError(f"missing input channel {required!r} ({channel[required]})")
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / "model"
         build_model_dir(
-            channel[paths.TRAIN_CHANNEL],
-            channel[paths.VALIDATION_CHANNEL],
-            channel[paths.PREPROCESSING_CHANNEL],
+            channel[contract.TRAIN_CHANNEL],
+            channel[contract.VALIDATION_CHANNEL],
+            channel[contract.PREPROCESSING_CHANNEL],
             staged,
             hp,
         )
@@ -180,23 +185,23 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m container process")
     stages = parser.add_subparsers(dest="stage", required=True)
     pre = stages.add_parser("preprocess", help="split and encode the raw data")
-    pre.add_argument("--input", type=Path, default=Path(paths.RAW_DATA_INPUT))
-    pre.add_argument("--output", type=Path, default=Path(paths.SPLITS_OUTPUT))
+    pre.add_argument("--input", type=Path, default=Path(contract.RAW_DATA_INPUT))
+    pre.add_argument("--output", type=Path, default=Path(contract.SPLITS_OUTPUT))
     pre.add_argument("--seed", type=int, default=42)
     pre.add_argument("--no-verify", action="store_true", help="skip the abalone sha256 check")
     train = stages.add_parser("train", help="train and write model.tar.gz")
-    train.add_argument("--train", type=Path, default=Path(paths.TRAIN_INPUT))
-    train.add_argument("--validation", type=Path, default=Path(paths.VALIDATION_INPUT))
-    train.add_argument("--preprocessing", type=Path, default=Path(paths.PREPROCESSING_INPUT))
-    train.add_argument("--output", type=Path, default=Path(paths.MODEL_OUTPUT))
+    train.add_argument("--train", type=Path, default=Path(contract.TRAIN_INPUT))
+    train.add_argument("--validation", type=Path, default=Path(contract.VALIDATION_INPUT))
+    train.add_argument("--preprocessing", type=Path, default=Path(contract.PREPROCESSING_INPUT))
+    train.add_argument("--output", type=Path, default=Path(contract.MODEL_OUTPUT))
     train.add_argument("--hyperparameters", default="{}", help="JSON object of strings")
     ev = stages.add_parser("evaluate", help="score the model on the test split")
-    ev.add_argument("--model", type=Path, default=Path(paths.MODEL_INPUT))
-    ev.add_argument("--test", type=Path, default=Path(paths.TEST_INPUT))
-    ev.add_argument("--output", type=Path, default=Path(paths.EVALUATION_OUTPUT))
+    ev.add_argument("--model", type=Path, default=Path(contract.MODEL_INPUT))
+    ev.add_argument("--test", type=Path, default=Path(contract.TEST_INPUT))
+    ev.add_argument("--output", type=Path, default=Path(contract.EVALUATION_OUTPUT))
     every = stages.add_parser("all", help="preprocess, train and evaluate in one job")
-    every.add_argument("--input", type=Path, default=Path(paths.RAW_DATA_INPUT))
-    every.add_argument("--output", type=Path, default=Path(paths.SPLITS_OUTPUT))
+    every.add_argument("--input", type=Path, default=Path(contract.RAW_DATA_INPUT))
+    every.add_argument("--output", type=Path, default=Path(contract.SPLITS_OUTPUT))
     every.add_argument("--no-verify", action="store_true")
     every.add_argument("--hyperparameters", default="{}")
     return parser

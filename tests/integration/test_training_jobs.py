@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from container import contract
 from tests.integration.dockerutil import TEST_LABELS
-from training import paths, schema
+from training import schema
 from training.report import METRIC_JSON_PATH, REPORT_FILENAME, metric_at
 
 pytestmark = pytest.mark.integration
@@ -52,8 +53,8 @@ def raw_input(tmp_path, data_path) -> Path:
 
 def processing_mounts(tmp_path: Path, raw: Path) -> dict[Path, str]:
     return {
-        raw: str(paths.RAW_DATA_INPUT),
-        tmp_path / "out": str(paths.SPLITS_OUTPUT),
+        raw: str(contract.RAW_DATA_INPUT),
+        tmp_path / "out": str(contract.SPLITS_OUTPUT),
         tmp_path / "opt-output": "/opt/ml/output",
     }
 
@@ -69,10 +70,10 @@ def test_processing_stages_one_by_one(job, tmp_path, raw_input):
     code, logs = job(
         ["process", "train", "--hyperparameters", '{"max_depth": "4", "num_round": "200"}'],
         {
-            out / "train": str(paths.TRAIN_INPUT),
-            out / "validation": str(paths.VALIDATION_INPUT),
-            out / "preprocessing": str(paths.PREPROCESSING_INPUT),
-            tmp_path / "model": str(paths.MODEL_OUTPUT),
+            out / "train": str(contract.TRAIN_INPUT),
+            out / "validation": str(contract.VALIDATION_INPUT),
+            out / "preprocessing": str(contract.PREPROCESSING_INPUT),
+            tmp_path / "model": str(contract.MODEL_OUTPUT),
         },
     )
     assert code == 0, logs
@@ -86,9 +87,9 @@ def test_processing_stages_one_by_one(job, tmp_path, raw_input):
     code, logs = job(
         ["process", "evaluate"],
         {
-            tmp_path / "model": str(paths.MODEL_INPUT),
-            out / "test": str(paths.TEST_INPUT),
-            tmp_path / "evaluation": str(paths.EVALUATION_OUTPUT),
+            tmp_path / "model": str(contract.MODEL_INPUT),
+            out / "test": str(contract.TEST_INPUT),
+            tmp_path / "evaluation": str(contract.EVALUATION_OUTPUT),
         },
     )
     assert code == 0, logs
@@ -125,7 +126,11 @@ def training_tree(tmp_path: Path, splits_dir: Path, hyperparameters: dict[str, s
     (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
     data = tmp_path / "input" / "data"
     data.mkdir()
-    for channel in (paths.TRAIN_CHANNEL, paths.VALIDATION_CHANNEL, paths.PREPROCESSING_CHANNEL):
+    for channel in (
+        contract.TRAIN_CHANNEL,
+        contract.VALIDATION_CHANNEL,
+        contract.PREPROCESSING_CHANNEL,
+    ):
         (data / channel).mkdir()
         for file in (splits_dir / channel).iterdir():
             (data / channel / file.name).write_bytes(file.read_bytes())

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from container import contract
 from tests.pipelines.conftest import BUCKET, IMAGE_URI, REPO, ROLE, SAMPLE_HYPERPARAMETERS
-from training import paths, report, schema
+from training import report, schema
 
 IMAGE_PARAM = {"Get": "Parameters.ImageUri"}
 EXECUTION_ID = {"Get": "Execution.PipelineExecutionId"}
@@ -109,13 +110,13 @@ def test_training_mode_swaps_only_the_train_step(definitions, training):
         c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in train["InputDataConfig"]
     }
     assert channels == {
-        paths.TRAIN_CHANNEL: {
+        contract.TRAIN_CHANNEL: {
             "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
         },
-        paths.VALIDATION_CHANNEL: {
+        contract.VALIDATION_CHANNEL: {
             "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['validation'].S3Output.S3Uri"
         },
-        paths.PREPROCESSING_CHANNEL: {
+        contract.PREPROCESSING_CHANNEL: {
             "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['preprocessing'].S3Output.S3Uri"
         },
     }
@@ -144,8 +145,8 @@ def test_the_gate_reads_the_path_evaluation_writes(definitions, processing):
     ]
     # The property file's output is where `process evaluate --output` writes its report.
     evaluate = processing["Evaluate"]
-    assert outputs(evaluate)["evaluation"]["LocalPath"] == str(paths.EVALUATION_OUTPUT)
-    assert option(container_arguments(evaluate), "--output") == str(paths.EVALUATION_OUTPUT)
+    assert outputs(evaluate)["evaluation"]["LocalPath"] == str(contract.EVALUATION_OUTPUT)
+    assert option(container_arguments(evaluate), "--output") == str(contract.EVALUATION_OUTPUT)
 
 
 def test_the_gate_reads_what_the_report_builder_writes():
@@ -229,41 +230,41 @@ def test_container_arguments_use_the_shared_paths(processing):
     preprocess = processing["Preprocess"]
     assert container_arguments(preprocess) == [
         "process", "preprocess",
-        "--input", str(paths.RAW_DATA_INPUT),
-        "--output", str(paths.SPLITS_OUTPUT),
+        "--input", str(contract.RAW_DATA_INPUT),
+        "--output", str(contract.SPLITS_OUTPUT),
     ]  # fmt: skip
     assert inputs(preprocess)["data"]["S3Uri"] == {"Get": "Parameters.InputDataUri"}
-    assert inputs(preprocess)["data"]["LocalPath"] == str(paths.RAW_DATA_INPUT)
+    assert inputs(preprocess)["data"]["LocalPath"] == str(contract.RAW_DATA_INPUT)
     assert {name: o["LocalPath"] for name, o in outputs(preprocess).items()} == {
-        "train": str(paths.TRAIN_OUTPUT),
-        "validation": str(paths.VALIDATION_OUTPUT),
-        "test": str(paths.TEST_OUTPUT),
-        "preprocessing": str(paths.PREPROCESSING_OUTPUT),
+        "train": str(contract.TRAIN_OUTPUT),
+        "validation": str(contract.VALIDATION_OUTPUT),
+        "test": str(contract.TEST_OUTPUT),
+        "preprocessing": str(contract.PREPROCESSING_OUTPUT),
     }
     train = processing["Train"]
     assert container_arguments(train) == [
         "process", "train",
-        "--train", str(paths.TRAIN_INPUT),
-        "--validation", str(paths.VALIDATION_INPUT),
-        "--preprocessing", str(paths.PREPROCESSING_INPUT),
-        "--output", str(paths.MODEL_OUTPUT),
+        "--train", str(contract.TRAIN_INPUT),
+        "--validation", str(contract.VALIDATION_INPUT),
+        "--preprocessing", str(contract.PREPROCESSING_INPUT),
+        "--output", str(contract.MODEL_OUTPUT),
     ]  # fmt: skip
     assert {name: i["LocalPath"] for name, i in inputs(train).items()} == {
-        "train": str(paths.TRAIN_INPUT),
-        "validation": str(paths.VALIDATION_INPUT),
-        "preprocessing": str(paths.PREPROCESSING_INPUT),
+        "train": str(contract.TRAIN_INPUT),
+        "validation": str(contract.VALIDATION_INPUT),
+        "preprocessing": str(contract.PREPROCESSING_INPUT),
     }
-    assert outputs(train)["model"]["LocalPath"] == str(paths.MODEL_OUTPUT)
+    assert outputs(train)["model"]["LocalPath"] == str(contract.MODEL_OUTPUT)
     evaluate = processing["Evaluate"]
     assert container_arguments(evaluate) == [
         "process", "evaluate",
-        "--model", str(paths.MODEL_INPUT),
-        "--test", str(paths.TEST_INPUT),
-        "--output", str(paths.EVALUATION_OUTPUT),
+        "--model", str(contract.MODEL_INPUT),
+        "--test", str(contract.TEST_INPUT),
+        "--output", str(contract.EVALUATION_OUTPUT),
     ]  # fmt: skip
     assert {name: i["LocalPath"] for name, i in inputs(evaluate).items()} == {
-        "model": str(paths.MODEL_INPUT),
-        "test": str(paths.TEST_INPUT),
+        "model": str(contract.MODEL_INPUT),
+        "test": str(contract.TEST_INPUT),
     }
     model_data = inputs(evaluate)["model"]["S3Uri"]["Std:Join"]["Values"]
     assert model_data[1] == schema.MODEL_ARCHIVE_FILENAME

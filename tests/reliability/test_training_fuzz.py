@@ -15,8 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from container import contract
 from container.jobs import MAX_MESSAGE_BYTES, run_job
-from training import paths, schema, stages
+from training import schema, stages
 
 SAMPLE_LINES = 80
 HYPERPARAMETERS = '{"num_round": "5", "early_stopping_rounds": "2"}'
@@ -167,14 +168,16 @@ def test_training_job_on_malformed_channels(split_dirs, tmp_path, restore_signal
         suppress_health_check=list(HealthCheck),
     )
     @given(
-        channel=st.sampled_from([paths.TRAIN_CHANNEL, paths.VALIDATION_CHANNEL, "preprocessing"]),
+        channel=st.sampled_from(
+            [contract.TRAIN_CHANNEL, contract.VALIDATION_CHANNEL, "preprocessing"]
+        ),
         body=split_bodies,
     )
     def fails_clearly(channel: str, body: bytes) -> None:
         work = tmp_path / "job"
         shutil.rmtree(work, ignore_errors=True)
         channels = work / "input" / "data"
-        for name in (paths.TRAIN_CHANNEL, paths.VALIDATION_CHANNEL, "preprocessing"):
+        for name in (contract.TRAIN_CHANNEL, contract.VALIDATION_CHANNEL, "preprocessing"):
             shutil.copytree(split_dirs / name, channels / name)
         target = next((channels / channel).iterdir())
         target.write_bytes(body)
