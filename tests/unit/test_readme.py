@@ -41,3 +41,15 @@ def test_table_rows_finds_only_table_lines():
         "# Title\n\nSAGEMAKER_BATCH in prose\n\n| Variable | Default |\n|---|---|\n  | `X` | 1 |\n"
     )
     assert table_rows(text) == ["| Variable | Default |", "|---|---|", "  | `X` | 1 |"]
+
+
+def test_readme_lists_exactly_the_pipelines_parameters(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the SDK builds a client on import
+    from pipelines.parameters import PipelineParameters
+
+    text = README.read_text(encoding="utf-8")
+    bullet = text[text.index("- Parameters (`pipelines/parameters.py`") :]
+    bullet = bullet[: bullet.index("Hyperparameters are not a parameter")]
+    listed = set(re.findall(r"`([A-Z][A-Za-z]+)`", bullet)) - {"PendingManualApproval"}
+    params = PipelineParameters.create(image_uri="i", input_data_uri="s3://b/k")
+    assert listed == {parameter.name for parameter in params.all()}
