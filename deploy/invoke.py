@@ -11,8 +11,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
 from container import contract
 
@@ -23,23 +23,55 @@ ENCODED_ROW = (
 #: A raw abalone row as in the UCI file (without the rings label).
 RAW_ROW = "M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15"
 DEFAULT_ENDPOINT = "abalone-staging"
+#: How often wait_until_ready runs its `check` (a Docker API call is not free).
+CHECK_EVERY_S: Final = 0.5
 
 
-def wait_until_ready(url: str, timeout_s: float) -> None:
-    """Poll `url` until it answers 200; TimeoutError after timeout_s."""
-    deadline = time.monotonic() + timeout_s
+def wait_until_ready(
+    url: str,
+    timeout_s: float,
+    *,
+    interval_s: float = 0.25,
+    check: Callable[[], None] | None = None,
+) -> float:
+    """Poll `url` until it answers 200 and return the seconds that took.
+
+    The one readiness poller: `make up` runs it, and the development helpers (devtools/, the
+    bench) call it with a shorter interval and a `check` that stops the wait when their server
+    has exited.
+
+    Args:
+        url: the URL to GET, e.g. http://127.0.0.1:8080/ping.
+        timeout_s: how long to keep polling.
+        interval_s: the pause between two polls.
+        check: called between polls, at most every CHECK_EVERY_S; it raises to stop waiting.
+
+    Raises:
+        TimeoutError: no 200 within timeout_s.
+    """
+    started = time.monotonic()
+    checked = -CHECK_EVERY_S
     last = "no answer"
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except urllib.error.HTTPError as exc:
-            last = f"HTTP {exc.code}"
-        except OSError as exc:
-            last = str(exc)
-        time.sleep(0.25)
+    while time.monotonic() - started < timeout_s:
+        status, last = _get_status(url)
+        if status == 200:
+            return time.monotonic() - started
+        if check is not None and time.monotonic() - checked >= CHECK_EVERY_S:
+            checked = time.monotonic()
+            check()
+        time.sleep(interval_s)
     raise TimeoutError(f"{url} not ready after {timeout_s:.0f} s ({last})")
+
+
+def _get_status(url: str) -> tuple[int | None, str]:
+    """(HTTP status or None, what came back) of one GET with a 2 s timeout."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status), f"HTTP {response.status}"
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code}"
+    except OSError as exc:
+        return None, str(exc)
 
 
 def runtime_client(endpoint_url: str | None) -> Any:
