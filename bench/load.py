@@ -1,4 +1,5 @@
-"""Drive a server with wrk (Debian's package): one POST body, bounded in time and in count."""
+"""Drive a server with one POST body, bounded in time and in count: wrk (Debian's package), or
+the project's Python load generator."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import requests
 
 from bench.workload import Payload
 from container import contract
+from devtools.load import Load
 
 LUA = Path(__file__).with_name("wrk.lua")
 
@@ -107,54 +111,19 @@ def run_wrk(
 def run_python(
     url: str, payload: Payload, connections: int, duration_s: float, max_requests: int
 ) -> LoadResult:
-    """A small keep-alive load generator in Python: the fallback where wrk is missing (smoke
-    runs); its own overhead is far higher than wrk's, so its numbers are not the benchmark's."""
-    import http.client
-    import threading
-    import time
-    from urllib.parse import urlsplit
-
-    import numpy as np
-
-    parts = urlsplit(url)
-    body = payload.path.read_bytes()
-    headers = {"Content-Type": payload.content_type, "Accept": contract.CSV}
-    latencies: list[float] = []
-    errors = [0]
-    issued = [0]
-    lock = threading.Lock()
-    deadline = time.perf_counter() + duration_s
-
-    def client() -> None:
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-        while True:
-            with lock:
-                if issued[0] >= max_requests or time.perf_counter() >= deadline:
-                    break
-                issued[0] += 1
-            started = time.perf_counter()
-            try:
-                connection.request("POST", "/invocations", body, headers)
-                response = connection.getresponse()
-                response.read()
-                ok = response.status == 200
-            except (OSError, http.client.HTTPException):
-                ok = False
-                connection.close()
-                connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-            elapsed = time.perf_counter() - started
-            with lock:
-                latencies.append(elapsed)
-                errors[0] += 0 if ok else 1
-        connection.close()
-
+    """The project's Python load generator (devtools.load), keep-alive, ended on the count or
+    the time: the fallback where wrk is missing (smoke runs) and the client of count-bounded
+    scenarios; its own overhead is far higher than wrk's, so its rates are not the benchmark's."""
+    sent = [(payload.path.read_bytes(), payload.content_type, 200)]
+    headers = {"Accept": contract.CSV}
     started = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with Load(
+        url, connections, payloads=sent, max_requests=max_requests, timeout_s=60, headers=headers
+    ) as load:
+        load.run_out(duration_s)
     took = time.perf_counter() - started
-    ms = np.asarray(latencies or [0.0]) * 1000
+    outcomes = load.snapshot()
+    ms = np.asarray([o.ended - o.started for o in outcomes] or [0.0]) * 1000
     p50, p90, p99, p999 = (float(v) for v in np.percentile(ms, [50, 90, 99, 99.9]))
-    return LoadResult(len(latencies), took, errors[0], p50, p90, p99, p999, float(ms.max()))
+    errors = sum(not o.ok for o in outcomes)
+    return LoadResult(len(outcomes), took, errors, p50, p90, p99, p999, float(ms.max()))

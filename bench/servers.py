@@ -9,7 +9,6 @@ cost, the same commands on the host from .venv.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import subprocess
 import sys
@@ -18,12 +17,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import docker
 from docker.models.containers import Container
 
 from container import contract
-from tests.integration.dockerutil import free_port
+from deploy.invoke import wait_until_ready
+from devtools.containers import SERVING_PORT, create_container
+from devtools.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 LABEL = "abalone-bench"
@@ -66,35 +68,26 @@ class Server:
                 self.process.wait()
 
 
-def _ping(port: int) -> int | None:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-    try:
-        connection.request("GET", "/ping")
-        return connection.getresponse().status
-    except (OSError, http.client.HTTPException):
-        return None
-    finally:
-        connection.close()
-
-
 def _wait_ready(server: Server, started: float, timeout_s: float) -> float:
     """Poll /ping every 10 ms; seconds from `started` to the first 200."""
-    last_check = 0.0
-    while True:
-        if _ping(server.port) == 200:
-            return time.perf_counter() - started
-        now = time.perf_counter()
-        if now - started > timeout_s:
-            raise StartError(f"{server.name}: no 200 on /ping within {timeout_s} s{_tail(server)}")
-        if now - last_check > 0.5:
-            last_check = now
-            if server.container is not None:
-                server.container.reload()
-                if server.container.status == "exited":
-                    raise StartError(f"{server.name} exited{_tail(server)}")
-            elif server.process is not None and server.process.poll() is not None:
+
+    def still_running() -> None:
+        if server.container is not None:
+            server.container.reload()
+            if server.container.status == "exited":
                 raise StartError(f"{server.name} exited{_tail(server)}")
-        time.sleep(0.01)
+        elif server.process is not None and server.process.poll() is not None:
+            raise StartError(f"{server.name} exited{_tail(server)}")
+
+    url = f"{server.url}{contract.PING}"
+    remaining = timeout_s - (time.perf_counter() - started)
+    try:
+        wait_until_ready(url, remaining, interval_s=0.01, check=still_running)
+    except TimeoutError:
+        raise StartError(
+            f"{server.name}: no 200 on /ping within {timeout_s} s{_tail(server)}"
+        ) from None
+    return time.perf_counter() - started
 
 
 def _tail(server: Server) -> str:
@@ -127,36 +120,29 @@ def start_docker(
 ) -> Server:
     """Create the container, then time `start` -> first 200 on /ping."""
     port = free_port()
-    environment = server_env(role, workers, port if network == "host" else 8080)
+    environment = server_env(role, workers, port if network == "host" else SERVING_PORT)
     environment.update(env or {})
-    volumes = {str(model_dir): {"bind": contract.MODEL_DIR.default, "mode": "ro"}}
-    options: dict[str, object] = dict(docker_options or {})
+    options: dict[str, Any] = dict(docker_options or {})
+    command: tuple[str, ...] = ("serve",)
     if role == "floor":
-        volumes[str(REPO / "bench")] = {"bind": "/opt/bench/bench", "mode": "ro"}
+        options["volumes"] = {str(REPO / "bench"): {"bind": "/opt/bench/bench", "mode": "ro"}}
         environment["PYTHONPATH"] = "/opt/program:/opt/bench"
-        options.update(entrypoint=["python", "-m", "bench.floor_app"], command=[])
-    else:
-        options["command"] = ["serve"]
+        options["entrypoint"] = ["python", "-m", "bench.floor_app"]
+        command = ()
     if network == "host":
         options["network_mode"] = "host"
-    else:
-        options["ports"] = {"8080/tcp": ("127.0.0.1", port)}
-    container = client.containers.create(
+    served = create_container(
+        client,
         image,
+        *command,
+        model_dir=model_dir,
+        host_port=port,
         environment=environment,
-        volumes=volumes,
         labels={LABEL: run_id},
-        detach=True,
         **options,
     )
-    server = Server(
-        name or f"{role}/docker",
-        role,
-        "docker",
-        f"http://127.0.0.1:{port}",
-        port,
-        container=container,
-    )
+    container = served.container
+    server = Server(name or f"{role}/docker", role, "docker", served.url, port, container=container)
     return _start_timed(server, container.start, timeout_s)
 
 

@@ -1,7 +1,7 @@
 """`make bench-worstcase`: what one request of the maximum size costs, per content type.
 
 For each content type, every body of that type in the adversarial corpus
-(tests/reliability/adversarial.py: valid bodies of the maximum size and hostile ones) is sent once
+(devtools/adversarial.py: valid bodies of the maximum size and hostile ones) is sent once
 to a scanning container, to find the slowest valid body and the slowest hostile one. Each of the
 two is then sent to a fresh container, three times one after another: the median time of one
 request, and the container's peak memory above idle after the first (the cgroup's peak minus its
@@ -27,7 +27,7 @@ import requests
 from bench import servers, workload
 from bench.run import DEFAULT_DATA
 from bench.servers import Server
-from tests.reliability.adversarial import CONTENT_TYPES, MIB, Case, container_state, corpus
+from devtools.adversarial import CONTENT_TYPES, MIB, Case, container_state, corpus
 
 REPO = Path(__file__).resolve().parents[1]
 #: Hard limit per container: a body that needs more is reported as OOM-killed, not run away.

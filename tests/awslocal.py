@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from deploy.invoke import wait_until_ready
+from devtools.ports import free_port
+
 LAUNCHER = Path(__file__).with_name("moto_launcher.py")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def aws_environment(url: str) -> dict[str, str]:
@@ -40,7 +35,7 @@ class MotoServer:
     """`moto_server -H 127.0.0.1 -p PORT` in a subprocess, up until the context exits."""
 
     def __init__(self, startup_timeout_s: float = 30):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._timeout = startup_timeout_s
         self._process: subprocess.Popen[bytes] | None = None
@@ -52,15 +47,14 @@ class MotoServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + self._timeout
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).close()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        self.__exit__(None, None, None)
-        raise RuntimeError(f"moto_server did not answer on {self.url} within {self._timeout} s")
+        try:
+            wait_until_ready(f"{self.url}/moto-api/", self._timeout, interval_s=0.1)
+        except TimeoutError:
+            self.__exit__(None, None, None)
+            raise RuntimeError(
+                f"moto_server did not answer on {self.url} within {self._timeout} s"
+            ) from None
+        return self
 
     def __exit__(
         self,

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from devtools.ports import free_port
 from tests.deploy.conftest import REPO
-from tests.integration.dockerutil import free_port, poll
+from tests.integration.dockerutil import poll
 
 pytestmark = pytest.mark.integration
 REGISTRY_BIN = "/usr/bin/docker-registry"

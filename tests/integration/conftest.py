@@ -9,7 +9,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.integration.dockerutil import Served, serving_containers
+from devtools.containers import Served, serving_containers
 
 
 @pytest.fixture()

@@ -1,43 +1,32 @@
-"""Helpers for tests that run the image: start containers on free 127.0.0.1 ports and poll.
+"""Helpers for the Docker tests: the compose stack, polling, and what a run left behind.
 
-What the suite starts carries TEST_LABELS (a label with this run's id), and every leftover check
-looks only at what its own run created: by id, by that label, or by compose project.
+The containers themselves come from devtools.containers. What the suite starts carries
+TEST_LABELS (a label with this run's id), and every leftover check looks only at what its own run
+created: by id, by that label, or by compose project.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import docker
-import requests
 from docker.models.containers import Container
+
+from deploy.invoke import wait_until_ready
+from devtools.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: The project's one choice of Docker Compose: v2 (`docker compose`) where it works, else v1.
 COMPOSE = ("bash", str(REPO_ROOT / "scripts" / "compose.sh"))
-#: Set on every container the suite starts itself, with this test run's id.
-TEST_RUN_LABEL = "com.abalone-byom.test-run"
-TEST_RUN_ID = uuid.uuid4().hex
-TEST_LABELS = {TEST_RUN_LABEL: TEST_RUN_ID}
 PROJECT_LABEL = "com.docker.compose.project"
 #: Compose (v1 and v2) records the folder of the compose file on every container it creates.
 WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def poll(check: Callable[[], bool], timeout_s: float, what: str) -> float:
@@ -50,83 +39,10 @@ def poll(check: Callable[[], bool], timeout_s: float, what: str) -> float:
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
-@dataclass
-class Served:
-    container: Container
-    url: str
-
-    def ping_status(self) -> int | None:
-        try:
-            return requests.get(f"{self.url}/ping", timeout=2).status_code
-        except requests.RequestException:
-            return None
-
-    def wait_ready(self, timeout_s: float = 60) -> float:
-        def ready() -> bool:
-            self.container.reload()
-            if self.container.status == "exited":
-                raise AssertionError(f"container exited:\n{self.logs()}")
-            return self.ping_status() == 200
-
-        return poll(ready, timeout_s, f"{self.url}/ping to answer 200")
-
-    def invoke(
-        self, body: bytes | str, content_type: str | None = "text/csv", **headers: str
-    ) -> Any:
-        sent = dict(headers)
-        if content_type is not None:
-            sent["Content-Type"] = content_type
-        return requests.post(f"{self.url}/invocations", data=body, headers=sent, timeout=60)
-
-    def logs(self) -> str:
-        return str(self.container.logs().decode(errors="replace"))
-
-
-def run_image(
-    client: docker.DockerClient, image: str, *args: str, port: int = 8080, **options: Any
-) -> Served:
-    host_port = free_port()
-    ports = options.pop("ports", {f"{port}/tcp": ("127.0.0.1", host_port)})
-    labels = {**TEST_LABELS, **options.pop("labels", {})}
-    container = client.containers.run(
-        image, list(args), detach=True, ports=ports, labels=labels, **options
-    )
-    return Served(container=container, url=f"http://127.0.0.1:{host_port}")
-
-
-@contextlib.contextmanager
-def serving_containers(
-    client: docker.DockerClient, image: str, default_model_dir: Path | None
-) -> Iterator[Callable[..., Served]]:
-    """Yield `start(model_dir=..., wait=True, **docker options)`, which runs `serve` with the
-    model mounted read-only as SageMaker mounts it; every container is removed on exit."""
-    started: list[Served] = []
-
-    def start(
-        *, model_dir: Path | None = default_model_dir, wait: bool = True, **options: Any
-    ) -> Served:
-        volumes = options.pop("volumes", {})
-        if model_dir is not None:
-            volumes[str(model_dir)] = {"bind": "/opt/ml/model", "mode": "ro"}
-        served = run_image(client, image, "serve", volumes=volumes, **options)
-        started.append(served)
-        if wait:
-            served.wait_ready()
-        return served
-
-    try:
-        yield start
-    finally:
-        for served in started:
-            served.container.remove(force=True)
-
-
 @contextlib.contextmanager
 def compose_stack(image: str, model_dir: Path, project: str) -> Iterator[str]:
     """The repository's docker-compose.yml on free ports; yield the runtime gateway's URL once it
     answers (polled), take the stack down on exit and check its project left nothing behind."""
-    from deploy.invoke import wait_until_ready
-
     gateway_port, endpoint_port = free_port(), free_port()
     env = {
         **os.environ,

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from deploy.invoke import ENCODED_ROW, RAW_ROW
-from tests.integration.dockerutil import TEST_LABELS, poll
+from devtools.containers import TEST_LABELS
+from tests.integration.dockerutil import poll
 from training import schema, splits
 from training.artifact import load_booster
 from training.features import FeatureTransform

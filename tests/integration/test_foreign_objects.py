@@ -12,18 +12,16 @@ from pathlib import Path
 import pytest
 
 from deploy.invoke import RAW_ROW, invoke, runtime_client
+from devtools.containers import TEST_RUN_ID, TEST_RUN_LABEL, serving_containers
 from pipelines.local import remove_job_containers
 from tests.integration.dockerutil import (
     COMPOSE,
     PROJECT_LABEL,
-    TEST_RUN_ID,
-    TEST_RUN_LABEL,
     WORKING_DIR_LABEL,
     compose_containers_under,
     compose_stack,
     project_leftovers,
     removed,
-    serving_containers,
     watch_created_containers,
 )
 from tests.integration.foreign import LOCAL_MODE_NETWORK

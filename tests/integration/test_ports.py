@@ -12,13 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.dockerutil import (
-    PROJECT_LABEL,
-    REPO_ROOT,
-    TEST_RUN_ID,
-    free_port,
-    run_image,
-)
+from devtools.containers import TEST_RUN_ID, run_image
+from devtools.ports import free_port
+from tests.integration.dockerutil import PROJECT_LABEL, REPO_ROOT
 
 pytestmark = pytest.mark.integration
 PORTS_FREE = ["bash", str(REPO_ROOT / "scripts" / "ports-free.sh")]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from container import contract
-from tests.integration.dockerutil import TEST_LABELS
+from devtools.containers import TEST_LABELS
 from training import schema
 from training.report import METRIC_JSON_PATH, REPORT_FILENAME, metric_at
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.integration.dockerutil import serving_containers
+from devtools.containers import serving_containers
 
 
 @pytest.fixture(scope="session")

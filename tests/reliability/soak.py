@@ -21,8 +21,8 @@ from pathlib import Path
 import docker
 
 from deploy.invoke import ENCODED_ROW
-from tests.integration.dockerutil import Served, run_image
-from tests.reliability.load import MIXED, Load
+from devtools.containers import Served, serve_model
+from devtools.load import MIXED, Load
 
 MAX_GROWTH = 0.10
 SAMPLE_EVERY_S = 5.0
@@ -103,8 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=Path("build/soak.json"))
     args = parser.parse_args(argv)
     client = docker.from_env()
-    volumes = {str(args.model_dir.resolve()): {"bind": "/opt/ml/model", "mode": "ro"}}
-    served = run_image(client, args.image, "serve", volumes=volumes)
+    served = serve_model(client, args.image, args.model_dir.resolve())
     try:
         served.wait_ready()
         report = soak(served, args.seconds, args.clients)

@@ -1,4 +1,5 @@
-"""The adversarial corpus (adversarial.py) against the image in Docker, one request at a time.
+"""The adversarial corpus (devtools/adversarial.py) against the image in Docker, one request at
+a time.
 
 For every case: a correct answer (a 4xx with a JSON {"error": ...} message, or a 200 with one
 prediction per row where the body is valid) within REQUEST_BOUND_S; meanwhile /ping, polled from
@@ -20,8 +21,8 @@ from typing import Final
 import pytest
 import requests
 
-from tests.integration.dockerutil import Served, serving_containers
-from tests.reliability.adversarial import MIB, Case, ContainerState, container_state, corpus
+from devtools.adversarial import MIB, Case, ContainerState, container_state, corpus
+from devtools.containers import Served, serving_containers
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,9 @@ import time
 import pytest
 
 from deploy.invoke import ENCODED_ROW
-from tests.integration.dockerutil import Served, poll
-from tests.reliability.load import Load, PingProbe
+from devtools.containers import Served
+from devtools.load import Load, PingProbe
+from tests.integration.dockerutil import poll
 
 pytestmark = pytest.mark.integration
 CLIENTS = 6

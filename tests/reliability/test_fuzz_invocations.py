@@ -1,7 +1,7 @@
 """Property-based fuzzing of /invocations through the real server (the image in Docker): every
 generated request gets a 2xx or a documented 4xx with a message within ANSWER_BOUND_S, never a
 5xx, and /ping stays 200. Besides random cells and documents, structure-aware strategies build
-what an attacker sends (see tests/reliability/adversarial.py for the fixed corpus): strings of
+what an attacker sends (see devtools/adversarial.py for the fixed corpus): strings of
 escapes, long digit runs, exponents, NaN/inf spellings, Unicode digits, deep nesting, wide rows,
 records of many keys, libsvm rows with large indices followed by many lines.
 
@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from deploy.invoke import ENCODED_ROW, RAW_ROW
-from tests.integration.dockerutil import Served
+from devtools.containers import Served, serving_containers
 from training import schema
 
 pytestmark = pytest.mark.integration
@@ -246,8 +246,6 @@ extra_headers = st.one_of(
 
 @pytest.fixture(scope="module")
 def fuzz_target(docker_client, image, served_model_dir) -> Iterator[Served]:
-    from tests.integration.dockerutil import serving_containers
-
     with serving_containers(docker_client, image, served_model_dir) as start:
         yield start()
 

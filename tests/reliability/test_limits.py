@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from deploy.invoke import ENCODED_ROW
+from devtools.containers import serve_model
 
 pytestmark = pytest.mark.integration
 
@@ -25,10 +26,7 @@ LIMITS = {
 
 @pytest.fixture(scope="module")
 def limited(docker_client, image, served_model_dir):
-    from tests.integration.dockerutil import run_image
-
-    volumes = {str(served_model_dir): {"bind": "/opt/ml/model", "mode": "ro"}}
-    served = run_image(docker_client, image, "serve", volumes=volumes, environment=LIMITS)
+    served = serve_model(docker_client, image, served_model_dir, environment=LIMITS)
     try:
         served.wait_ready()
         yield served

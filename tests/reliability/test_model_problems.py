@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from tests.integration.dockerutil import Served, poll, run_image
+from devtools.containers import Served, serve_model
+from tests.integration.dockerutil import poll
 from training import schema
 from training.artifact import sha256_file
 
@@ -134,9 +135,8 @@ def runs(docker_client, image, served_model_dir, tmp_path_factory) -> Iterator[d
             if rewrite_manifest:
                 write_manifest(model_dir)
             model_dir.chmod(0o755)
-            volumes = {str(model_dir): {"bind": "/opt/ml/model", "mode": "ro"}}
             # Not root, so that a file without read permission is really unreadable.
-            served = run_image(docker_client, image, "serve", volumes=volumes, user="1000:1000")
+            served = serve_model(docker_client, image, model_dir, user="1000:1000")
             started[case] = Run(served)
 
         def all_exited() -> bool:

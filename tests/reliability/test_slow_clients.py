@@ -18,8 +18,8 @@ from contextlib import ExitStack, contextmanager
 import pytest
 
 from deploy.invoke import ENCODED_ROW
-from tests.integration.dockerutil import Served
-from tests.reliability.load import Load
+from devtools.containers import Served
+from devtools.load import Load
 
 pytestmark = pytest.mark.integration
 THREADS = 4

@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 
 from container import gateway
 from deploy.invoke import runtime_client
-from tests.integration.dockerutil import free_port
+from devtools.ports import free_port
 
 #: Short, so the hanging upstream costs the suite well under a second per request.
 UPSTREAM_TIMEOUT_S = 0.5
