@@ -38,13 +38,19 @@ def run(
     validation_size: float = 0.15,
     test_size: float = 0.15,
     seed: int = 42,
+    parts: int = 1,
 ) -> FeatureTransform:
-    """Write the encoded splits to output_dir/<split>/<split>.csv and the fitted transform."""
-    parts = split_frame(frame, validation_size=validation_size, test_size=test_size, seed=seed)
-    transform = FeatureTransform.fit(parts[splits.TRAIN])
-    for name, part in parts.items():
+    """Write the encoded splits to output_dir/<split>/ and the fitted transform.
+
+    The transform is fitted on the whole train split; only then is each split cut into `parts`
+    files (one: <split>.csv; several: <split>-part-NNNNN.csv) for instances to share.
+    """
+    frames = split_frame(frame, validation_size=validation_size, test_size=test_size, seed=seed)
+    transform = FeatureTransform.fit(frames[splits.TRAIN])
+    for name, part in frames.items():
         labels = part[schema.TARGET].to_numpy(dtype=float)
-        splits.write_split(output_dir / name, name, transform.transform(part), labels)
+        features = transform.transform(part)
+        splits.write_split_parts(output_dir / name, name, features, labels, parts)
     write_transform(output_dir / PREPROCESSING_DIR / schema.PREPROCESSING_FILENAME, transform)
     return transform
 

@@ -3,6 +3,7 @@ convention for CSV training input), one folder per split."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Final
@@ -34,9 +35,36 @@ def write_split(split_dir: Path, split: str, features: np.ndarray, labels: np.nd
     return path
 
 
+def part_file(split_dir: Path, split: str, part: int) -> Path:
+    return split_dir / f"{split}-part-{part:05d}.csv"
+
+
+def write_split_parts(
+    split_dir: Path, split: str, features: np.ndarray, labels: np.ndarray, parts: int
+) -> list[Path]:
+    """Write a split as `parts` files of consecutive rows (one part: <split>.csv, as always),
+    so that SageMaker can give each instance its own files (ShardedByS3Key)."""
+    if parts < 1 or parts > max(len(labels), 1):
+        raise DataError(f"cannot write {len(labels)} {split} rows as {parts} part files")
+    if parts == 1:
+        return [write_split(split_dir, split, features, labels)]
+    bounds = np.linspace(0, len(labels), parts + 1).astype(int)
+    written = []
+    for part, (start, stop) in enumerate(itertools.pairwise(bounds)):
+        path = write_split(split_dir, split, features[start:stop], labels[start:stop])
+        written.append(path.replace(part_file(split_dir, split, part)))
+    return written
+
+
 def read_split(split_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Read one split written by write_split (or any label-first CSV in split_dir)."""
-    path = _find_csv(split_dir, split)
+    """Read one split written by write_split(_parts) (or the label-first CSVs in split_dir,
+    in name order: a host's share of the part files)."""
+    tables = [_read_table(path) for path in _find_csvs(split_dir, split)]
+    table = np.concatenate(tables) if len(tables) > 1 else tables[0]
+    return table[:, 1:].astype(np.float32), table[:, 0]
+
+
+def _read_table(path: Path) -> np.ndarray:
     try:
         table = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
     except ValueError as exc:
@@ -52,14 +80,14 @@ def read_split(split_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     bad_rows = np.flatnonzero(~np.isfinite(table).all(axis=1))
     if bad_rows.size:
         raise DataError("value is not finite", source=str(path), line=int(bad_rows[0]) + 1)
-    return table[:, 1:].astype(np.float32), table[:, 0]
+    return table
 
 
-def _find_csv(split_dir: Path, split: str) -> Path:
+def _find_csvs(split_dir: Path, split: str) -> list[Path]:
     preferred = split_file(split_dir, split)
     if preferred.is_file():
-        return preferred
+        return [preferred]
     found = sorted(split_dir.glob("*.csv")) if split_dir.is_dir() else []
-    if len(found) == 1:
-        return found[0]
-    raise DataError(f"expected {preferred.name} (or one .csv file) in {split_dir}")
+    if found:
+        return found
+    raise DataError(f"expected {preferred.name} (or .csv part files) in {split_dir}")

@@ -280,6 +280,20 @@ def test_preprocess_fits_the_transform_on_the_train_split_only(
         np.testing.assert_array_equal(labels, part[schema.TARGET].to_numpy())
 
 
+def test_preprocess_parts_hold_the_same_rows_and_one_transform(
+    small_frame: pd.DataFrame, tmp_path: Path
+):
+    whole = preprocess.run(small_frame, tmp_path / "one", seed=7)
+    sharded = preprocess.run(small_frame, tmp_path / "three", seed=7, parts=3)
+    assert sharded == whole  # fitted on the whole train split, before it is cut into parts
+    for name in splits.SPLITS:
+        assert len(list((tmp_path / "three" / name).glob(f"{name}-part-*.csv"))) == 3
+        one = splits.read_split(tmp_path / "one" / name, name)
+        three = splits.read_split(tmp_path / "three" / name, name)
+        np.testing.assert_array_equal(three[0], one[0])
+        np.testing.assert_array_equal(three[1], one[1])
+
+
 def test_split_frame_partitions_rows_reproducibly(small_frame: pd.DataFrame):
     parts = preprocess.split_frame(small_frame, seed=3)
     sizes = {name: len(part) for name, part in parts.items()}
@@ -435,6 +449,32 @@ def test_read_split_accepts_one_csv_of_any_name(tmp_path: Path):
     np.testing.assert_array_equal(labels, 1.0)
 
 
+def test_read_split_joins_part_files_in_name_order(tmp_path: Path):
+    for part, label in ((1, 2.0), (0, 1.0), (2, 3.0)):
+        table = np.hstack([np.full((part + 1, 1), label), np.zeros((part + 1, schema.N_FEATURES))])
+        np.savetxt(splits.part_file(tmp_path, splits.TRAIN, part), table, delimiter=",")
+    _, labels = splits.read_split(tmp_path, splits.TRAIN)
+    np.testing.assert_array_equal(labels, [1.0, 2.0, 2.0, 3.0, 3.0, 3.0])
+
+
+@pytest.mark.parametrize("parts", [1, 3, 7])
+def test_split_parts_round_trip(tmp_path: Path, parts: int):
+    features = np.arange(20 * schema.N_FEATURES, dtype=np.float64).reshape(20, -1)
+    labels = np.arange(20, dtype=np.float64)
+    written = splits.write_split_parts(tmp_path, splits.TRAIN, features, labels, parts)
+    assert len(written) == parts == len(list(tmp_path.glob("*.csv")))
+    assert (parts == 1) == (written == [splits.split_file(tmp_path, splits.TRAIN)])
+    got_features, got_labels = splits.read_split(tmp_path, splits.TRAIN)
+    np.testing.assert_array_equal(got_labels, labels)
+    np.testing.assert_array_equal(got_features, features.astype(np.float32))
+
+
+@pytest.mark.parametrize("parts", [0, 21])
+def test_split_parts_refuses_impossible_counts(tmp_path: Path, parts: int):
+    with pytest.raises(DataError, match="part files"):
+        splits.write_split_parts(tmp_path, splits.TRAIN, np.zeros((20, 2)), np.zeros(20), parts)
+
+
 def _row(n: int = schema.N_FEATURES + 1, value: str = "1") -> str:
     return ",".join([value] * n)
 
@@ -442,14 +482,14 @@ def _row(n: int = schema.N_FEATURES + 1, value: str = "1") -> str:
 @pytest.mark.parametrize(
     ("files", "fragments"),
     [
-        ({}, ["expected test.csv (or one .csv file)"]),
-        ({"a.csv": _row(), "b.csv": _row()}, ["expected test.csv"]),
+        ({}, ["expected test.csv (or .csv part files)"]),
+        ({"a.csv": _row(), "b.csv": _row(10)}, ["b.csv", "got 10"]),
         ({"test.csv": _row(10)}, ["expected 11 columns", "got 10"]),
         ({"test.csv": f"{_row()}\n1,2,x,4,5,6,7,8,9,10,11\n"}, ["not a numeric label-first CSV"]),
         ({"test.csv": f"{_row()}\n{_row()}\n{_row(value='inf')}\n"}, ["line 3", "not finite"]),
         ({"test.csv": f"{_row(value='nan')}\n"}, ["line 1", "not finite"]),
     ],
-    ids=["no-csv", "two-csvs", "columns", "non-numeric", "inf", "nan"],
+    ids=["no-csv", "bad-second-part", "columns", "non-numeric", "inf", "nan"],
 )
 def test_read_split_errors(files: dict[str, str], fragments, tmp_path: Path):
     for name, text in files.items():
