@@ -73,7 +73,8 @@ def processing(args: Sequence[str]) -> int:
 
     configure_logging()
     log_processing_job()
-    code = run_job(lambda: stages.run_processing(args), Path(contract.PROCESSING_MESSAGE))
+    timeout = os.environ.get(contract.CLUSTER_TIMEOUT.name, contract.CLUSTER_TIMEOUT.default)
+    code = run_job(lambda: stages.run_processing(args, timeout), Path(contract.PROCESSING_MESSAGE))
     if code:
         stages.clear_partial_outputs(Path(contract.PROCESSING))
     return code
@@ -84,14 +85,8 @@ def training_job() -> int:
     from training import stages
 
     configure_logging()
-    return run_job(
-        lambda: stages.run_training_job(
-            Path(contract.HYPERPARAMETERS),
-            Path(contract.CHANNELS),
-            Path(contract.TRAINING_MODEL_DIR),
-        ),
-        Path(contract.TRAINING_FAILURE),
-    )
+    timeout = os.environ.get(contract.CLUSTER_TIMEOUT.name, contract.CLUSTER_TIMEOUT.default)
+    return run_job(lambda: stages.run_training_job_here(timeout), Path(contract.TRAINING_FAILURE))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -79,14 +79,16 @@ TEST_OUTPUT: Final = SPLITS_OUTPUT / TEST_SPLIT
 PREPROCESSING_OUTPUT: Final = SPLITS_OUTPUT / PREPROCESSING
 MODEL_OUTPUT: Final = SPLITS_OUTPUT / MODEL
 EVALUATION_OUTPUT: Final = SPLITS_OUTPUT / EVALUATION
-#: Processing job config and failure message.
+#: Processing job config and failure message; the cluster (hosts, this host) of a Processing job.
 PROCESSING_JOB_CONFIG: Final = PurePosixPath("/opt/ml/config/processingjobconfig.json")
+PROCESSING_RESOURCE_CONFIG: Final = PurePosixPath("/opt/ml/config/resourceconfig.json")
 PROCESSING_MESSAGE: Final = PurePosixPath("/opt/ml/output/message")
 
 #: Training job layout; the channels are named like the outputs that feed them.
 TRAINING_INPUT: Final = PurePosixPath("/opt/ml/input")
 HYPERPARAMETERS: Final = TRAINING_INPUT / "config" / "hyperparameters.json"
 INPUT_DATA_CONFIG: Final = TRAINING_INPUT / "config" / "inputdataconfig.json"
+RESOURCE_CONFIG: Final = TRAINING_INPUT / "config" / "resourceconfig.json"
 CHANNELS: Final = TRAINING_INPUT / "data"
 TRAINING_MODEL_DIR: Final = PurePosixPath("/opt/ml/model")
 TRAINING_FAILURE: Final = PurePosixPath("/opt/ml/output/failure")
@@ -94,6 +96,12 @@ TRAINING_OUTPUT_DATA: Final = PurePosixPath("/opt/ml/output/data")
 TRAIN_CHANNEL: Final = TRAIN_SPLIT
 VALIDATION_CHANNEL: Final = VALIDATION_SPLIT
 PREPROCESSING_CHANNEL: Final = PREPROCESSING
+#: How SageMaker spreads an S3 input over the instances of a job (S3DataDistributionType).
+FULLY_REPLICATED: Final = "FullyReplicated"
+SHARDED_BY_S3_KEY: Final = "ShardedByS3Key"
+#: Several instances train one model through XGBoost's tracker on the first host, on this port
+#: (the official SageMaker XGBoost image's choice).
+TRACKER_PORT: Final = 9099
 
 # --- body limits -----------------------------------------------------------------------------
 MIB: Final = 1024 * 1024
@@ -205,4 +213,14 @@ SERVING_ENVIRONMENT: Final = (
     MAX_HEADER_BYTES,
     MAX_HEADERS,
     BODY_TIMEOUT,
+)
+
+# --- the training environment ------------------------------------------------------------------
+#: Read by the Training and Processing training modes (several instances only).
+CLUSTER_TIMEOUT: Final = Variable(
+    "TRAINING_CLUSTER_TIMEOUT",
+    "300",
+    "seconds a training host waits for every host to join XGBoost's tracker (then fails)",
+    1,
+    3600,
 )

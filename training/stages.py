@@ -14,22 +14,34 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from container import contract
 from training import artifact, preprocess, schema, splits
+from training.cluster import (
+    Placement,
+    parse_timeout,
+    processing_placement,
+    read_cluster,
+    row_share,
+    training_placement,
+)
+from training.collective import joined
 from training.data import load_abalone
 from training.errors import DataError, TrainingError
 from training.evaluate import run as evaluate
 from training.hyperparameters import Hyperparameters
 from training.train import train_booster
 
+log = logging.getLogger(__name__)
 _DATA_SUFFIXES = (".data", ".csv", ".txt")
 
 
@@ -47,10 +59,26 @@ def find_data_file(source: Path) -> Path:
     return data[0]
 
 
-def run_preprocess(input_path: Path, output_dir: Path, *, verify: bool, seed: int) -> None:
+def run_preprocess(
+    input_path: Path, output_dir: Path, *, verify: bool, seed: int, parts: int = 1
+) -> None:
     data_file = find_data_file(input_path)
     frame = load_abalone(str(data_file), expected_sha256=schema.ABALONE_SHA256 if verify else None)
-    preprocess.run(frame, output_dir, seed=seed)
+    preprocess.run(frame, output_dir, seed=seed, parts=parts)
+
+
+def _share(
+    data: tuple[np.ndarray, np.ndarray], placement: Placement, distribution: str, split: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """This host's rows of a split (all of them on one host)."""
+    rows = row_share(len(data[1]), placement.cluster, distribution)
+    features, labels = data[0][rows], data[1][rows]
+    if labels.size == 0:
+        raise DataError(
+            f"host {placement.cluster.current_host} has no {split} rows ({distribution}); "
+            "give every instance at least one part file"
+        )
+    return features, labels
 
 
 def build_model_dir(
@@ -59,16 +87,38 @@ def build_model_dir(
     preprocessing_dir: Path,
     model_dir: Path,
     hp: Hyperparameters,
-) -> None:
-    """Train and write the servable model directory (booster, preprocessing, manifest)."""
+    placement: Placement | None = None,
+) -> bool:
+    """Train and write the servable model directory (booster, preprocessing, manifest).
+
+    On several hosts every host trains on its share of the rows as one XGBoost group, and only
+    the first host writes the model. Returns whether this host wrote it.
+    """
+    placement = placement or Placement()
     transform = preprocess.read_preprocessing(preprocessing_dir)
-    train = splits.read_split(train_dir, splits.TRAIN)
+    train = _share(
+        splits.read_split(train_dir, splits.TRAIN), placement, placement.train_distribution, "train"
+    )
     validation = (
-        splits.read_split(validation_dir, splits.VALIDATION)
+        _share(
+            splits.read_split(validation_dir, splits.VALIDATION),
+            placement,
+            placement.validation_distribution,
+            "validation",
+        )
         if validation_dir is not None and validation_dir.exists()
         else None
     )
-    artifact.write_model_dir(model_dir, train_booster(train, validation, hp), transform)
+    with joined(placement.cluster, timeout_s=placement.timeout_s, port=placement.tracker_port):
+        booster = train_booster(train, validation, hp)
+    if not placement.cluster.is_master:
+        log.info(
+            "host %s trained its share; the first host writes the model",
+            placement.cluster.current_host,
+        )
+        return False
+    artifact.write_model_dir(model_dir, booster, transform)
+    return True
 
 
 def run_train_processing(
@@ -77,12 +127,17 @@ def run_train_processing(
     preprocessing_dir: Path,
     output_dir: Path,
     hp: Hyperparameters,
-) -> Path:
-    """Training as processing: Processing uploads outputs as they are, so write model.tar.gz."""
+    placement: Placement | None = None,
+) -> Path | None:
+    """Training as processing: Processing uploads outputs as they are, so write model.tar.gz
+    (the first host only: the others return None and leave output_dir empty)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp) / "model"
-        build_model_dir(train_dir, validation_dir, preprocessing_dir, model_dir, hp)
+        if not build_model_dir(
+            train_dir, validation_dir, preprocessing_dir, model_dir, hp, placement
+        ):
+            return None
         archive = output_dir / schema.MODEL_ARCHIVE_FILENAME
         artifact.package_model(model_dir, archive)
     return archive
@@ -123,6 +178,7 @@ def run_stages(
         build_model_dir(*inputs, output_root / "model", hp)
         return evaluate(output_root / "model", test_dir, evaluation_dir)
     model_archive = run_train_processing(*inputs, output_root / "model", hp)
+    assert model_archive is not None  # one host: it writes the model
     try:
         return run_evaluate(model_archive, test_dir, evaluation_dir)
     except BaseException:
@@ -139,8 +195,14 @@ def run_all_stages(
     run_stages(frame, output_root, hp, archive=True)
 
 
-def run_training_job(hyperparameters_file: Path, channels_dir: Path, model_dir: Path) -> None:
-    """Training-job mode: string hyperparameters, channels as folders, model into model_dir."""
+def run_training_job(
+    hyperparameters_file: Path,
+    channels_dir: Path,
+    model_dir: Path,
+    placement: Placement | None = None,
+) -> None:
+    """Training-job mode: string hyperparameters, channels as folders, model into model_dir
+    (on several hosts, from the first host only)."""
     values = json.loads(hyperparameters_file.read_text()) if hyperparameters_file.exists() else {}
     if not isinstance(values, dict):
         raise TrainingError(f"{hyperparameters_file} is not a JSON object")
@@ -158,14 +220,28 @@ def run_training_job(hyperparameters_file: Path, channels_dir: Path, model_dir: 
             raise DataError(f"missing input channel {required!r} ({channel[required]})")
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / "model"
-        build_model_dir(
+        if build_model_dir(
             channel[contract.TRAIN_CHANNEL],
             channel[contract.VALIDATION_CHANNEL],
             channel[contract.PREPROCESSING_CHANNEL],
             staged,
             hp,
-        )
-        artifact.copy_model_dir(staged, model_dir)  # only complete models reach /opt/ml/model
+            placement,
+        ):
+            artifact.copy_model_dir(staged, model_dir)  # only complete models reach /opt/ml/model
+
+
+def run_training_job_here(timeout: str) -> None:
+    """Training-job mode at SageMaker's paths, the cluster from its resource config."""
+    placement = training_placement(
+        Path(contract.RESOURCE_CONFIG), Path(contract.INPUT_DATA_CONFIG), parse_timeout(timeout)
+    )
+    run_training_job(
+        Path(contract.HYPERPARAMETERS),
+        Path(contract.CHANNELS),
+        Path(contract.TRAINING_MODEL_DIR),
+        placement,
+    )
 
 
 # --- command lines ------------------------------------------------------------------------
@@ -189,12 +265,19 @@ def _parser() -> argparse.ArgumentParser:
     pre.add_argument("--output", type=Path, default=Path(contract.SPLITS_OUTPUT))
     pre.add_argument("--seed", type=int, default=42)
     pre.add_argument("--no-verify", action="store_true", help="skip the abalone sha256 check")
+    pre.add_argument(
+        "--parts", type=int, default=1, help="part files per split (to shard over instances)"
+    )
     train = stages.add_parser("train", help="train and write model.tar.gz")
     train.add_argument("--train", type=Path, default=Path(contract.TRAIN_INPUT))
     train.add_argument("--validation", type=Path, default=Path(contract.VALIDATION_INPUT))
     train.add_argument("--preprocessing", type=Path, default=Path(contract.PREPROCESSING_INPUT))
     train.add_argument("--output", type=Path, default=Path(contract.MODEL_OUTPUT))
     train.add_argument("--hyperparameters", default="{}", help="JSON object of strings")
+    train.add_argument(
+        "--resource-config", type=Path, default=Path(contract.PROCESSING_RESOURCE_CONFIG)
+    )
+    train.add_argument("--job-config", type=Path, default=Path(contract.PROCESSING_JOB_CONFIG))
     ev = stages.add_parser("evaluate", help="score the model on the test split")
     ev.add_argument("--model", type=Path, default=Path(contract.MODEL_INPUT))
     ev.add_argument("--test", type=Path, default=Path(contract.TEST_INPUT))
@@ -204,27 +287,46 @@ def _parser() -> argparse.ArgumentParser:
     every.add_argument("--output", type=Path, default=Path(contract.SPLITS_OUTPUT))
     every.add_argument("--no-verify", action="store_true")
     every.add_argument("--hyperparameters", default="{}")
+    every.add_argument(
+        "--resource-config", type=Path, default=Path(contract.PROCESSING_RESOURCE_CONFIG)
+    )
     return parser
 
 
-def run_processing(argv: Sequence[str]) -> None:
+def run_processing(
+    argv: Sequence[str], cluster_timeout: str = contract.CLUSTER_TIMEOUT.default
+) -> None:
     """Parse a Processing stage's arguments and run it; TrainingError on bad inputs."""
     args = _parser().parse_args(list(argv) or ["all"])
     if args.stage == "preprocess":
-        run_preprocess(args.input, args.output, verify=not args.no_verify, seed=args.seed)
+        run_preprocess(
+            args.input, args.output, verify=not args.no_verify, seed=args.seed, parts=args.parts
+        )
     elif args.stage == "train":
+        placement = processing_placement(
+            args.resource_config,
+            args.job_config,
+            args.train,
+            args.validation,
+            parse_timeout(cluster_timeout),
+        )
         archive = run_train_processing(
             args.train,
             args.validation,
             args.preprocessing,
             args.output,
             _hyperparameters(args.hyperparameters),
+            placement,
         )
-        print(f"wrote {archive}")
+        print(f"wrote {archive}" if archive else "trained; the first host writes the model")
     elif args.stage == "evaluate":
         result = run_evaluate(args.model, args.test, args.output)
         print(json.dumps(result["regression_metrics"]))
     else:
+        if read_cluster(args.resource_config).is_distributed:
+            raise TrainingError(
+                "the all-in-one job runs on one instance; train on several with `process train`"
+            )
         run_all_stages(
             args.input,
             args.output,
