@@ -32,6 +32,8 @@ def decode_csv(body: bytes, limits: Limits = DEFAULT_LIMITS) -> Rows:
             return Rows(values=values)
     elif width > 1:  # raw rows: the sex codes split off, the measurements take the same path
         parts = [line.split(",", 1) for line in lines]
+        if min(map(len, parts)) < 2:  # a row of one value: the checked path names it
+            return _checked_csv(lines, width, raw)
         values = _numeric_csv([part[1] for part in parts], width - 1)
         if values is not None:
             return Rows(values=values, categories=[part[0].strip() for part in parts])
@@ -39,7 +41,10 @@ def decode_csv(body: bytes, limits: Limits = DEFAULT_LIMITS) -> Rows:
 
 
 def _csv_width(text: str, lines: list[str], limits: Limits) -> int:
-    """Row 1's width, checked against the limits; every row's, by counting commas, not cells."""
+    """Row 1's width, checked against the limits before any split. The total of commas is a
+    cheap first check on the other rows, not a proof (rows of 2 and 4 values add up like two of
+    3): each path checks every row's width where it splits them (the few-rows path and
+    _checked_csv row by row, np.loadtxt refusing a change in the number of columns)."""
     width = lines[0].count(",") + 1
     if text.count(",") + len(lines) != len(lines) * width:  # blank lines hold no commas
         for number, line in enumerate(lines, start=1):
@@ -60,6 +65,8 @@ def _numeric_csv(lines: list[str], width: int) -> np.ndarray | None:
     if len(lines) <= _FEW_ROWS:  # Python's float() skips numpy's setup; it takes what
         joined = ",".join(lines)  # numpy's strict parser refuses: those go the checked path
         if not joined.isascii() or "_" in joined:
+            return None
+        if any(line.count(",") != width - 1 for line in lines):
             return None
         cells = joined.split(",")
         if len(joined) > MAX_NUMBER_CHARS and max(map(len, cells)) > MAX_NUMBER_CHARS:
@@ -113,6 +120,8 @@ def _checked_csv(lines: list[str], width: int, raw: bool) -> Rows:
     categories: list[str] = []
     for number, line in enumerate(lines, start=1):
         cells = line.split(",")
+        if len(cells) != width:
+            raise InvalidPayload(f"row {number}: has {len(cells)} values but row 1 has {width}")
         if raw:
             categories.append(cells[0].strip())
             del cells[0]

@@ -321,3 +321,16 @@ def test_a_libsvm_label_is_ignored_only_when_it_is_a_number(label: str):
     assert np.isnan(codecs.decode(b"7.5\n", "text/libsvm", SERVER).values).all()
     error = refusal(f"{label} 1:1\n".encode(), "text/libsvm")
     assert "row 1: the label" in error.message and "is not a number" in error.message
+
+
+@pytest.mark.parametrize("rows", [3, 30], ids=["few-rows", "batch"])
+@pytest.mark.parametrize("first", ["0.5", "M"], ids=["encoded", "raw"])
+def test_rows_of_other_widths_are_refused_even_when_the_commas_add_up(rows: int, first: str):
+    """Rows of 2 and 4 values hold as many commas as two rows of 3: the total is no proof."""
+    wide, short = f"{first},1,2,3", f"{first},1"
+    lines = [f"{first},1,2"] * (rows - 2) + [wide, short]
+    error = refusal("\n".join(lines).encode(), "text/csv")
+    assert f"row {rows - 1}: has 4 values but row 1 has 3" in error.message
+    single = [f"{first},1,2"] * (rows - 2) + [f"{first},1,2,3,4", first]  # a row of one value
+    error = refusal("\n".join(single).encode(), "text/csv")
+    assert f"row {rows - 1}: has 5 values" in error.message
