@@ -1,6 +1,6 @@
 """The SageMaker container contract, declared once: routes, headers, media types, the job
-layout (/opt/ml paths, step output and channel names), and the serving environment variables
-(name, documented default, range, one-line doc).
+layout (/opt/ml paths, step output and channel names), the model artifact's file names, and
+the serving environment variables (name, documented default, range, one-line doc).
 
 A leaf module (standard library only, no numpy): the image, the pipeline, deploy, bench and the
 tests import their SageMaker names from here. container/settings.py reads the variables through
@@ -102,6 +102,15 @@ SHARDED_BY_S3_KEY: Final = "ShardedByS3Key"
 #: Several instances train one model through XGBoost's tracker on the first host, on this port
 #: (the official SageMaker XGBoost image's choice).
 TRACKER_PORT: Final = 9099
+
+# --- the model artifact ----------------------------------------------------------------------
+#: The booster keeps the official XGBoost image's file name so artifacts move between images
+#: both ways; everything else is a hidden file, which that image skips.
+MODEL_FILENAME: Final = "xgboost-model"
+PREPROCESSING_FILENAME: Final = ".preprocessing.json"
+MANIFEST_FILENAME: Final = ".manifest.json"
+#: What SageMaker unpacks into the model directory (and a Training job's output is packed as).
+MODEL_ARCHIVE_FILENAME: Final = "model.tar.gz"
 
 # --- body limits -----------------------------------------------------------------------------
 MIB: Final = 1024 * 1024

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from container import contract
+
 #: Raw abalone columns, in the order of the UCI file (no header row there).
 SEX: Final = "sex"
 NUMERIC_COLUMNS: Final = (
@@ -27,12 +29,12 @@ FEATURE_NAMES: Final = (*NUMERIC_COLUMNS, *(f"sex_{c}" for c in SEX_CATEGORIES))
 N_FEATURES: Final = len(FEATURE_NAMES)
 N_RAW_FIELDS: Final = len(RAW_COLUMNS)
 
-#: Model directory layout. The booster keeps the official XGBoost image's file name so artifacts
-#: move between images both ways; everything else is a hidden file, which that image skips.
-MODEL_FILENAME: Final = "xgboost-model"
-PREPROCESSING_FILENAME: Final = ".preprocessing.json"
-MANIFEST_FILENAME: Final = ".manifest.json"
-MODEL_ARCHIVE_FILENAME: Final = "model.tar.gz"
+#: Model directory layout, declared in the contract (container/contract.py) and named here too
+#: for the training code that writes it.
+MODEL_FILENAME: Final = contract.MODEL_FILENAME
+PREPROCESSING_FILENAME: Final = contract.PREPROCESSING_FILENAME
+MANIFEST_FILENAME: Final = contract.MANIFEST_FILENAME
+MODEL_ARCHIVE_FILENAME: Final = contract.MODEL_ARCHIVE_FILENAME
 
 #: Known sha256 of the UCI abalone.data file.
 ABALONE_SHA256: Final = "de37cdcdcaaa50c309d514f248f7c2302a5f1f88c168905eba23fe2fbc78449f"
