@@ -88,6 +88,7 @@ def get_pipeline(
     verify_data: bool = True,
     register: bool = True,
     region: str | None = None,
+    train_parts: int = 1,
 ) -> Pipeline:
     """Build the pipeline; no AWS call.
 
@@ -106,15 +107,21 @@ def get_pipeline(
         verify_data: check the abalone file's sha256 (off for samples of it).
         register: add the Register step (local mode cannot run it).
         region: the session's region when no session is given.
+        train_parts: part files preprocess writes per split; above 1 the train step's train
+            input is sharded by S3 key (each of TrainingInstanceCount instances downloads
+            its own parts, so keep the count at most this); with 1 every instance gets the
+            whole split and trains on every n-th row.
 
     Returns:
         The pipeline, ready for definition(), upsert() or a local run.
 
     Raises:
-        ValueError: an unknown train_mode.
+        ValueError: an unknown train_mode, or train_parts below 1.
     """
     if train_mode not in TRAIN_MODES:
         raise ValueError(f"train_mode must be one of {TRAIN_MODES}, got {train_mode!r}")
+    if train_parts < 1:
+        raise ValueError(f"train_parts must be at least 1, got {train_parts}")
     if session is None:
         from pipelines.sessions import OFFLINE_REGION, pipeline_session
 
@@ -131,6 +138,7 @@ def get_pipeline(
         output_root=root,
         prefix=base_job_prefix,
         model_package_group=model_package_group_name,
+        train_parts=train_parts,
     )
     preprocess = steps.preprocess_step(ctx, verify_data=verify_data)
     if train_mode == "processing":

@@ -70,6 +70,14 @@ class StepContext:
     output_root: str
     prefix: str
     model_package_group: str
+    #: Part files per split (preprocess --parts). Above 1 the train input is sharded by S3 key:
+    #: each training instance downloads only its own parts. With one part every instance gets
+    #: the whole split and trains on every n-th row. Either way TrainingInstanceCount may vary.
+    train_parts: int = 1
+
+    @property
+    def train_distribution(self) -> str:
+        return contract.SHARDED_BY_S3_KEY if self.train_parts > 1 else contract.FULLY_REPLICATED
 
     def output_uri(self, step: str, output: str) -> Join:
         """<root>/<execution id>/<step>/<output>: unique per execution."""
@@ -109,6 +117,8 @@ def preprocess_step(ctx: StepContext, *, verify_data: bool) -> ProcessingStep:
     arguments += ["--output", str(contract.SPLITS_OUTPUT)] + (
         [] if verify_data else ["--no-verify"]
     )
+    if ctx.train_parts > 1:
+        arguments += ["--parts", str(ctx.train_parts)]
     step_args = _deferred(
         ctx.processor("preprocess").run,
         inputs=[_input("data", ctx.params.input_data_uri, contract.RAW_DATA_INPUT)],
@@ -130,14 +140,21 @@ def train_processing_step(
         arguments += ["--hyperparameters", hyperparameters_json]
     step_args = _deferred(
         ctx.processor("train", training=True).run,
-        inputs=_split_inputs(
-            preprocess,
-            {
-                TRAIN_SPLIT: contract.TRAIN_INPUT,
-                VALIDATION_SPLIT: contract.VALIDATION_INPUT,
-                PREPROCESSING: contract.PREPROCESSING_INPUT,
-            },
-        ),
+        inputs=[
+            _input(
+                TRAIN_SPLIT,
+                output_uri_of(preprocess, TRAIN_SPLIT),
+                contract.TRAIN_INPUT,
+                ctx.train_distribution,
+            ),
+            *_split_inputs(
+                preprocess,
+                {
+                    VALIDATION_SPLIT: contract.VALIDATION_INPUT,
+                    PREPROCESSING: contract.PREPROCESSING_INPUT,
+                },
+            ),
+        ],
         outputs=[_output(ctx, TRAIN, MODEL, contract.MODEL_OUTPUT)],
         arguments=arguments,
     )
@@ -152,6 +169,7 @@ def train_training_step(
     ctx: StepContext, preprocess: ProcessingStep, hyperparameters: Mapping[str, str]
 ) -> tuple[TrainingStep, PipelineVariable]:
     """Train as a Training job (`docker run image train`, channels, /opt/ml/model)."""
+    from sagemaker.core.shapes import S3DataSource
     from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig
     from sagemaker.train.model_trainer import ModelTrainer
 
@@ -178,6 +196,15 @@ def train_training_step(
         InputData(channel_name=channel, data_source=output_uri_of(preprocess, output))
         for channel, output in channels.items()
     ]
+    if ctx.train_distribution == contract.SHARDED_BY_S3_KEY:
+        inputs[0] = InputData(
+            channel_name=contract.TRAIN_CHANNEL,
+            data_source=S3DataSource(
+                s3_data_type="S3Prefix",
+                s3_uri=output_uri_of(preprocess, TRAIN_SPLIT),
+                s3_data_distribution_type=contract.SHARDED_BY_S3_KEY,
+            ),
+        )
     step_args = _deferred(trainer.train, input_data_config=inputs)
     step = TrainingStep(
         name=TRAIN, step_args=step_args, description="XGBoost, trained in a Training job"
@@ -241,9 +268,18 @@ def register_step(ctx: StepContext, model_data: PipelineVariable, report_uri: Jo
     return ModelStep(name=REGISTER, step_args=step_args)
 
 
-def _input(name: str, source: Any, local_path: PurePosixPath) -> ProcessingInput:
+def _input(
+    name: str,
+    source: Any,
+    local_path: PurePosixPath,
+    distribution: str = contract.FULLY_REPLICATED,
+) -> ProcessingInput:
     s3_input = ProcessingS3Input(
-        s3_uri=source, local_path=str(local_path), s3_data_type="S3Prefix", s3_input_mode="File"
+        s3_uri=source,
+        local_path=str(local_path),
+        s3_data_type="S3Prefix",
+        s3_input_mode="File",
+        s3_data_distribution_type=distribution,
     )
     return ProcessingInput(input_name=name, s3_input=s3_input)
 

@@ -373,6 +373,59 @@ def test_unknown_train_mode_is_refused(offline_env):
         get_pipeline(role=ROLE, image_uri=IMAGE_URI, bucket=BUCKET, train_mode="spot")
 
 
+def _distributions(processing_train: dict[str, Any]) -> dict[str, str]:
+    return {name: i["S3DataDistributionType"] for name, i in inputs(processing_train).items()}
+
+
+def _channel_distributions(training_train: dict[str, Any]) -> dict[str, str]:
+    channels = training_train["Arguments"]["InputDataConfig"]
+    return {
+        c["ChannelName"]: c["DataSource"]["S3DataSource"].get(
+            "S3DataDistributionType", contract.FULLY_REPLICATED
+        )
+        for c in channels
+    }
+
+
+def test_one_part_per_split_every_instance_gets_whole_splits(processing, training):
+    """The default: preprocess writes <split>.csv, every input is FullyReplicated, and the
+    instances of a TrainingInstanceCount above 1 each train on every n-th row."""
+    assert "--parts" not in container_arguments(processing["Preprocess"])
+    kinds = set(_distributions(processing["Train"]).values())
+    assert kinds | set(_channel_distributions(training["Train"]).values()) == {
+        contract.FULLY_REPLICATED
+    }
+
+
+@pytest.mark.parametrize("train_mode", ["processing", "training"])
+def test_several_parts_shard_the_train_input_by_s3_key(offline_env, train_mode):
+    from tests.pipelines.conftest import build_definition
+
+    steps = all_steps(build_definition(train_mode=train_mode, train_parts=4))
+    assert option(container_arguments(steps["Preprocess"]), "--parts") == "4"
+    train = steps["Train"]
+    kinds = _distributions(train) if train_mode == "processing" else _channel_distributions(train)
+    assert kinds == {
+        contract.TRAIN_SPLIT: contract.SHARDED_BY_S3_KEY,
+        contract.VALIDATION_SPLIT: contract.FULLY_REPLICATED,
+        contract.PREPROCESSING: contract.FULLY_REPLICATED,
+    }
+    count = {"Get": "Parameters.TrainingInstanceCount"}
+    if train_mode == "processing":
+        cluster = train["Arguments"]["ProcessingResources"]["ClusterConfig"]
+        assert cluster["InstanceCount"] == count
+    else:
+        assert train["Arguments"]["ResourceConfig"]["InstanceCount"] == count
+    assert offline_env == []
+
+
+def test_no_parts_is_refused(offline_env):
+    from pipelines.abalone import get_pipeline
+
+    with pytest.raises(ValueError, match="train_parts"):
+        get_pipeline(role=ROLE, image_uri=IMAGE_URI, bucket=BUCKET, train_parts=0)
+
+
 #: Loaded by the console script's interpreter: any socket connection ends it with exit code 99.
 NO_NETWORK_SITECUSTOMIZE = """
 import os, socket
