@@ -2,7 +2,8 @@
 each its own /opt/ml with a resource config naming both hosts (by their aliases on a Docker
 network this test creates), and ShardedByS3Key train input with a different part file per host.
 Both training modes (Training job, Processing `process train`), and a host whose tracker is
-unreachable failing within its timeout."""
+unreachable failing within its timeout. Also FullyReplicated train input (what the SDK's local
+mode supports): every host has every file and trains on every second row."""
 
 from __future__ import annotations
 
@@ -116,9 +117,13 @@ def _copy_split(splits_dir: Path, split: str, target: Path, part: int | None) ->
             shutil.copy(source, target / source.name)
 
 
-def _layout(root: Path, mode: str, host: str, splits_dir: Path) -> Path:
-    """One host's /opt/ml as SageMaker writes it for `mode`, its own part of the train split."""
-    opt_ml, part = root / host, HOSTS.index(host)
+def _layout(
+    root: Path, mode: str, host: str, splits_dir: Path, train: str = contract.SHARDED_BY_S3_KEY
+) -> Path:
+    """One host's /opt/ml as SageMaker writes it for `mode`: with `train` ShardedByS3Key its own
+    part of the train split, with FullyReplicated all of it."""
+    opt_ml = root / host
+    part = HOSTS.index(host) if train == contract.SHARDED_BY_S3_KEY else None
     cluster = {"current_host": host, "hosts": list(HOSTS), "network_interface_name": "eth0"}
     folders = _input_folders(opt_ml, mode)
     for split, folder in folders.items():
@@ -126,10 +131,10 @@ def _layout(root: Path, mode: str, host: str, splits_dir: Path) -> Path:
     if mode == "training":
         _write_json(opt_ml / "input/config/resourceconfig.json", cluster)
         _write_json(opt_ml / "input/config/hyperparameters.json", HYPERPARAMETERS)
-        _write_json(opt_ml / "input/config/inputdataconfig.json", _channels())
+        _write_json(opt_ml / "input/config/inputdataconfig.json", _channels(train))
     else:
         _write_json(opt_ml / "config/resourceconfig.json", cluster)
-        _write_json(opt_ml / "config/processingjobconfig.json", _processing_config())
+        _write_json(opt_ml / "config/processingjobconfig.json", _processing_config(train))
     for folder in ("model", "output", "processing/output/model"):
         (opt_ml / folder).mkdir(parents=True, exist_ok=True)
     for path in [opt_ml, *opt_ml.rglob("*")]:
@@ -143,18 +148,18 @@ def _input_folders(opt_ml: Path, mode: str) -> dict[str, Path]:
     return {name: base / name for name in names}
 
 
-def _channels() -> dict[str, dict[str, str]]:
+def _channels(train: str) -> dict[str, dict[str, str]]:
     def channel(kind: str) -> dict[str, str]:
         return {"TrainingInputMode": "File", "S3DistributionType": kind, "ContentType": "text/csv"}
 
     return {
-        contract.TRAIN_CHANNEL: channel(contract.SHARDED_BY_S3_KEY),
+        contract.TRAIN_CHANNEL: channel(train),
         contract.VALIDATION_CHANNEL: channel(contract.FULLY_REPLICATED),
         contract.PREPROCESSING_CHANNEL: channel(contract.FULLY_REPLICATED),
     }
 
 
-def _processing_config() -> dict[str, object]:
+def _processing_config(train: str) -> dict[str, object]:
     def item(name: str, path: object, kind: str) -> dict[str, object]:
         s3 = {"S3Uri": f"s3://b/{name}", "LocalPath": str(path), "S3DataDistributionType": kind}
         return {"InputName": name, "S3Input": s3}
@@ -162,7 +167,7 @@ def _processing_config() -> dict[str, object]:
     return {
         "ProcessingJobName": "distributed-test",
         "ProcessingInputs": [
-            item("train", contract.TRAIN_INPUT, contract.SHARDED_BY_S3_KEY),
+            item("train", contract.TRAIN_INPUT, train),
             item("validation", contract.VALIDATION_INPUT, contract.FULLY_REPLICATED),
             item("preprocessing", contract.PREPROCESSING_INPUT, contract.FULLY_REPLICATED),
         ],
@@ -186,11 +191,19 @@ def _finish(container: Container, timeout_s: float) -> tuple[int, str]:
     return code, container.logs().decode(errors="replace")
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("mode", "train"),
+    [
+        ("training", contract.SHARDED_BY_S3_KEY),
+        ("processing", contract.SHARDED_BY_S3_KEY),
+        # What the SDK's local mode gives: every host all the files; each takes every 2nd row.
+        ("training", contract.FULLY_REPLICATED),
+    ],
+)
 def test_two_hosts_train_one_model_as_good_as_one(
-    mode, start, tmp_path, sharded_splits, one_instance_rmse
+    mode, train, start, tmp_path, sharded_splits, one_instance_rmse
 ):
-    opt_mls = {host: _layout(tmp_path, mode, host, sharded_splits) for host in HOSTS}
+    opt_mls = {host: _layout(tmp_path, mode, host, sharded_splits, train) for host in HOSTS}
     environment = {contract.CLUSTER_TIMEOUT.name: "60"}
     running = [start(h, opt_mls[h], _command(mode), environment=environment) for h in HOSTS]
     for host, container in zip(HOSTS, running, strict=True):
