@@ -87,10 +87,11 @@ class Pinger:
             if fresh:
                 connection.close()
 
-    def keep_one_per_worker(self, served: Served, most: int = 48, within_s: float = 15) -> None:
+    def keep_one_per_worker(self, served: Served, most: int = 200, within_s: float = 60) -> None:
         """Open kept-alive connections until every worker holds one (at most `most`, within
         `within_s`): a worker still warming up or busy accepts none, so this waits a little
-        between connections rather than giving all of them to the other worker at once."""
+        between connections rather than giving all of them to the other worker at once (on a
+        loaded machine a worker's warm-up after the first /ping took over 15 s)."""
         with self._lock:
             for connection in self.kept:
                 connection.close()
