@@ -235,8 +235,8 @@ pipeline-definition: install ## write the pipeline definition to build/pipeline-
 	$(VENV)/bin/get-pipeline-definition --train-mode "$$TRAIN_MODE" -f $(BUILD)/pipeline-definition.json $$PIPELINE_ARGS >/dev/null
 	@echo "wrote $(BUILD)/pipeline-definition.json"
 
-pipeline-local: install build ## run the pipeline with SageMaker local mode on $(DATA); a gated model goes to build/registry
-	$(PY) -m pipelines.local --data "$$DATA" --image "$$IMAGE" --registry-dir $(LOCAL_REGISTRY) $$PIPELINE_ARGS
+pipeline-local: install build ## run the pipeline with SageMaker local mode on $(DATA) (TRAIN_MODE; PIPELINE_ARGS="--training-instance-count 2"); a gated model goes to build/registry
+	$(PY) -m pipelines.local --data "$$DATA" --image "$$IMAGE" --train-mode "$$TRAIN_MODE" --registry-dir $(LOCAL_REGISTRY) $$PIPELINE_ARGS
 
 run-pipeline: install ## upsert and start the pipeline on SageMaker and follow it (AWS credentials needed)
 	$(VENV)/bin/run-pipeline --train-mode "$$TRAIN_MODE" $$PIPELINE_ARGS

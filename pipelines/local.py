@@ -1,6 +1,7 @@
 """Run the pipeline on this machine: the same definition, the SDK's local mode, the image in Docker.
 
     python -m pipelines.local --data ../shared/data/abalone.data [--rmse-threshold 2.45]
+        [--train-mode training --training-instance-count 2]
 
 What differs from a run on SageMaker, and why:
 - No Register step: local mode cannot run one ("not supported in local mode"). When the gate
@@ -9,6 +10,9 @@ What differs from a run on SageMaker, and why:
   the reason and nothing is recorded.
 - Instance types are "local" (Docker on this machine); inputs and outputs are file:// under the
   work folder: <work>/<execution id>/<step>/<output>.
+- Several training instances are several containers of the image on one Docker network, each
+  given every input whole (local mode supports only FullyReplicated): each trains on every n-th
+  row of the train split, one model together, written by algo-1.
 - The job containers get dummy AWS credentials: local mode copies the session's credentials
   into every container and into the job's docker-compose.yaml, and this run needs none.
 """
@@ -58,6 +62,8 @@ class LocalSettings:
     approval_status: str = "PendingManualApproval"
     verify_data: bool = True
     hyperparameters: dict[str, str] = field(default_factory=dict)
+    train_mode: str = "processing"  # pipelines.abalone.TRAIN_MODES (imported after the env is set)
+    training_instance_count: int = 1
     verbose: bool = False
 
     @classmethod
@@ -71,6 +77,18 @@ class LocalSettings:
         parser.add_argument("--approval-status", default="PendingManualApproval")
         parser.add_argument("--no-verify", action="store_true", help="skip the sha256 check")
         parser.add_argument("--hyperparameters", type=json.loads, default={}, help="JSON object")
+        parser.add_argument(
+            "--train-mode",
+            choices=("processing", "training"),
+            default="processing",
+            help="the Train step's job",
+        )
+        parser.add_argument(
+            "--training-instance-count",
+            type=_positive_int,
+            default=1,
+            help="TrainingInstanceCount for this run (containers on one Docker network)",
+        )
         parser.add_argument("-v", "--verbose", action="store_true", help="show the SDK's logs")
         args = parser.parse_args(argv)
         return cls(
@@ -82,8 +100,17 @@ class LocalSettings:
             approval_status=args.approval_status,
             verify_data=not args.no_verify,
             hyperparameters={str(k): str(v) for k, v in args.hyperparameters.items()},
+            train_mode=args.train_mode,
+            training_instance_count=args.training_instance_count,
             verbose=args.verbose,
         )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -96,6 +123,8 @@ class LocalRun:
     steps: list[StepReport]
     outputs: dict[str, dict[str, str]]
     parameters: dict[str, Any]
+    #: The Train step's model.tar.gz (a file:// URI), in either train mode; None if it did not run.
+    model_data: str | None = None
 
     @property
     def gate_passed(self) -> bool:
@@ -108,6 +137,13 @@ class LocalRun:
     def output_path(self, step: str, output: str) -> Path:
         """The local folder a step wrote an output to (outputs are file:// URIs locally)."""
         return Path(url2pathname(urlparse(self.outputs[step][output]).path))
+
+    @property
+    def model_archive(self) -> Path:
+        """The local model.tar.gz the Train step wrote (KeyError when it wrote none)."""
+        if self.model_data is None:
+            raise KeyError("the Train step wrote no model")
+        return Path(url2pathname(urlparse(self.model_data).path))
 
 
 def stage_input(data: str, inputs_dir: Path) -> str:
@@ -151,8 +187,10 @@ def run_local(settings: LocalSettings) -> LocalRun:
         hyperparameters=settings.hyperparameters,
         verify_data=settings.verify_data,
         register=False,
+        train_mode=settings.train_mode,
     )
-    session.create_pipeline(pipeline, describe("processing") + " Local mode: no Register step.")
+    description = describe(settings.train_mode) + " Local mode: no Register step."
+    session.create_pipeline(pipeline, description)
     try:
         execution = session.start_pipeline_execution(
             PipelineName=pipeline.name, PipelineParameters=_local_parameters(settings)
@@ -168,6 +206,7 @@ def _local_parameters(settings: LocalSettings) -> dict[str, Any]:
     values: dict[str, Any] = {
         p.PROCESSING_INSTANCE_TYPE: "local",
         p.TRAINING_INSTANCE_TYPE: "local",
+        p.TRAINING_INSTANCE_COUNT: settings.training_instance_count,
         p.MODEL_APPROVAL_STATUS: settings.approval_status,
     }
     if settings.rmse_threshold is not None:
@@ -176,6 +215,8 @@ def _local_parameters(settings: LocalSettings) -> dict[str, Any]:
 
 
 def _summarize(execution: Any) -> LocalRun:
+    from pipelines.steps import TRAIN
+
     described = execution.describe()
     steps = [StepReport.from_response(s) for s in execution.list_steps()["PipelineExecutionSteps"]]
     outputs = {
@@ -187,6 +228,7 @@ def _summarize(execution: Any) -> LocalRun:
         }
         for name, step in execution.step_execution.items()
     }
+    train = execution.step_execution.get(TRAIN)
     return LocalRun(
         execution_id=execution.pipeline_execution_name,
         status=described["PipelineExecutionStatus"],
@@ -194,7 +236,20 @@ def _summarize(execution: Any) -> LocalRun:
         steps=steps,
         outputs=outputs,
         parameters=dict(execution.pipeline_parameters),
+        model_data=model_data_of(outputs.get(TRAIN, {}), train.properties if train else {}),
     )
+
+
+def model_data_of(train_outputs: dict[str, str], train_properties: dict[str, Any]) -> str | None:
+    """The model.tar.gz URI of a Train step: a Processing job's model output holds the archive;
+    a Training job (local mode tars /opt/ml/model of every host) names it in ModelArtifacts."""
+    from pipelines.steps import MODEL
+    from training import schema
+
+    if MODEL in train_outputs:
+        return f"{train_outputs[MODEL].rstrip('/')}/{schema.MODEL_ARCHIVE_FILENAME}"
+    artifacts = train_properties.get("ModelArtifacts", {}).get("S3ModelArtifacts")
+    return str(artifacts) if artifacts else None
 
 
 def remove_job_containers(jobs_dir: Path) -> None:
@@ -212,11 +267,11 @@ def remove_job_containers(jobs_dir: Path) -> None:
 def record_gated_model(run: LocalRun, settings: LocalSettings) -> Path:
     """Record the model of a run whose gate passed as the next local registry version."""
     from pipelines import parameters as p
-    from pipelines.steps import EVALUATE, EVALUATION, MODEL, TRAIN
-    from training import report, schema
+    from pipelines.steps import EVALUATE, EVALUATION
+    from training import report
 
     evaluation = run.output_path(EVALUATE, EVALUATION) / report.REPORT_FILENAME
-    archive = run.output_path(TRAIN, MODEL) / schema.MODEL_ARCHIVE_FILENAME
+    archive = run.model_archive
     facts = {
         "model_package_group": "local",
         "approval_status": run.parameters[p.MODEL_APPROVAL_STATUS],

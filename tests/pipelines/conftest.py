@@ -8,7 +8,9 @@ test leaves the environment as it found it.
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +81,13 @@ def definitions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
 @pytest.fixture
 def offline_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Any]:
     return offline(monkeypatch, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    """The project's image, built (the local-mode tests run it; `make test` builds it)."""
+    name = os.environ.get("IMAGE", "abalone-byom:local")
+    found = subprocess.run(["docker", "image", "inspect", name], capture_output=True, timeout=60)
+    if found.returncode != 0:
+        pytest.fail(f"image {name} is not built; run `make build` (make test does)")
+    return name

@@ -61,15 +61,6 @@ class LocalRun:
 
 
 @pytest.fixture(scope="module")
-def image() -> str:
-    name = os.environ.get("IMAGE", "abalone-byom:local")
-    found = subprocess.run(["docker", "image", "inspect", name], capture_output=True, timeout=60)
-    if found.returncode != 0:
-        pytest.fail(f"image {name} is not built; run `make build` (make test does)")
-    return name
-
-
-@pytest.fixture(scope="module")
 def workspace(abalone_path: Path) -> Iterator[Path]:
     (REPO / "build").mkdir(exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="pipeline-local-test-", dir=REPO / "build"))
