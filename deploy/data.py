@@ -47,11 +47,16 @@ def checked_data(source: str) -> bytes:
 
 
 def stored_sha256(s3: Any, bucket: str, key: str) -> str | None:
-    """The sha256 recorded on the object, or None when there is no object."""
+    """The sha256 recorded on the object, or None when there is no object or S3 will not say.
+
+    S3 answers HEAD of a missing key with 403, not 404, to a caller without s3:ListBucket on
+    the bucket, and the build role has none (it may read and write this one key): so 403 means
+    "not known to be there", and the upload goes ahead (PutObject is what must be allowed)."""
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except s3.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        code = exc.response.get("Error", {}).get("Code")
+        if code in ("404", "NoSuchKey", "NotFound", "403", "AccessDenied", "Forbidden"):
             return None
         raise
     return head.get("Metadata", {}).get(SHA256_METADATA)

@@ -6,6 +6,7 @@ import base64
 import hashlib
 
 import pytest
+from botocore.stub import ANY, Stubber
 
 from deploy import data
 from training import schema
@@ -74,3 +75,17 @@ def test_the_bucket_defaults_to_the_bootstrap_output(s3, abalone_path, monkeypat
     assert calls == ["abalone-bootstrap"]
     with pytest.raises(data.DeployError, match="does not match"):
         data.bucket_name("Bad_Bucket;rm", Cfn, "abalone-bootstrap")
+
+
+def test_a_key_the_caller_may_not_list_is_uploaded(s3, abalone_path):
+    """The build role has no s3:ListBucket, so S3 answers its HEAD of the missing key with 403
+    (moto answers 404 whatever the policy): a 403 must lead to the upload, not to an error.
+    botocore's Stubber plays S3 here, checking each request against the service model."""
+    raw = abalone_path.read_bytes()
+    with Stubber(s3) as stubber:
+        key = {"Bucket": BUCKET, "Key": data.DATA_KEY}
+        stubber.add_client_error("head_object", "403", http_status_code=403, expected_params=key)
+        put = dict.fromkeys(("Body", "ChecksumSHA256", "Metadata", "ContentType"), ANY)
+        stubber.add_response("put_object", {}, {**key, **put})
+        assert data.upload(s3, raw, BUCKET) == f"s3://{BUCKET}/{data.DATA_KEY}"
+        stubber.assert_no_pending_responses()
