@@ -11,6 +11,9 @@ import json
 import os
 import socket
 import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +94,52 @@ def image() -> str:
     if found.returncode != 0:
         pytest.fail(f"image {name} is not built; run `make build` (make test does)")
     return name
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    """One `python -m pipelines.local` run: its exit, its output, and where its steps wrote."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    execution_id: str
+    outputs: Path
+
+    def describe(self) -> str:
+        return f"exit code {self.returncode}\n{self.stdout[-6000:]}\n{self.stderr[-3000:]}"
+
+
+def run_locally(
+    workspace: Path, image: str, data: Path, *options: str, timeout_s: int = 900
+) -> LocalRun:
+    """Run the pipeline with the SDK's local mode in `workspace` (runs/, registry/), without the
+    caller's AWS settings; `options` are pipelines.local's own flags."""
+    command = [
+        sys.executable, "-m", "pipelines.local",
+        "--data", str(data), "--no-verify",
+        "--image", image,
+        "--work-dir", str(workspace / "runs"),
+        "--registry-dir", str(workspace / "registry"),
+        *options,
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    done = subprocess.run(
+        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout_s
+    )
+    # stdout holds the jobs' logs (local mode streams them), then the run's own report.
+    summary = [line for line in done.stdout.splitlines() if line.startswith("execution ")]
+    assert summary, f"no execution ran:\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
+    execution_id = summary[0].split()[1].rstrip(":")
+    outputs = workspace / "runs" / execution_id
+    return LocalRun(done.returncode, done.stdout, done.stderr, execution_id, outputs)
+
+
+@pytest.fixture(scope="module")
+def created(docker_client, foreign) -> Iterator[list[dict[str, str]]]:
+    """Every container Docker creates while the module runs (local mode's jobs among them),
+    with the foreign objects present."""
+    from tests.integration.dockerutil import watch_created_containers
+
+    with watch_created_containers(docker_client) as containers:
+        yield containers

@@ -15,15 +15,11 @@ mode created for this run's jobs are checked and removed.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 import tarfile
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -33,10 +29,9 @@ from tests.integration.dockerutil import (
     WORKING_DIR_LABEL,
     compose_containers_under,
     removed,
-    watch_created_containers,
 )
 from tests.integration.test_distributed_training import HYPERPARAMETERS, RMSE_TOLERANCE
-from tests.pipelines.conftest import REPO
+from tests.pipelines.conftest import REPO, LocalRun, run_locally
 from training import preprocess, report, schema, splits, stages
 from training.hyperparameters import Hyperparameters
 
@@ -45,17 +40,6 @@ pytestmark = pytest.mark.integration
 INSTANCES = 2
 #: Preprocess and Evaluate run one container each; Train one per instance.
 JOB_CONTAINERS = 2 + INSTANCES
-
-
-@dataclass(frozen=True)
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-    outputs: Path
-
-    def describe(self) -> str:
-        return f"exit code {self.returncode}\n{self.stdout[-6000:]}\n{self.stderr[-3000:]}"
 
 
 @pytest.fixture(scope="module")
@@ -68,33 +52,17 @@ def workspace(abalone_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def created(docker_client, foreign) -> Iterator[list[dict[str, str]]]:
-    with watch_created_containers(docker_client) as containers:
-        yield containers
-
-
-@pytest.fixture(scope="module")
-def run(workspace: Path, image: str, created) -> Run:
-    command = [
-        sys.executable, "-m", "pipelines.local",
-        "--data", str(workspace / "abalone.data"), "--no-verify",
-        "--image", image,
-        "--work-dir", str(workspace / "runs"),
-        "--registry-dir", str(workspace / "registry"),
+def run(workspace: Path, image: str, created) -> LocalRun:
+    options = (
         "--rmse-threshold", "100",
         "--hyperparameters", json.dumps(HYPERPARAMETERS),
         "--train-mode", "training",
         "--training-instance-count", str(INSTANCES),
-    ]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    summary = [line for line in done.stdout.splitlines() if line.startswith("execution ")]
-    assert summary, f"no execution ran:\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}"
-    execution_id = summary[0].split()[1].rstrip(":")
-    return Run(done.returncode, done.stdout, done.stderr, workspace / "runs" / execution_id)
+    )  # fmt: skip
+    return run_locally(workspace, image, workspace / "abalone.data", *options, timeout_s=600)
 
 
-def _log_lines(run: Run, pattern: str) -> list[re.Match[str]]:
+def _log_lines(run: LocalRun, pattern: str) -> list[re.Match[str]]:
     return [m for line in run.stdout.splitlines() if (m := re.search(pattern, line))]
 
 

@@ -17,11 +17,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -32,9 +29,8 @@ from tests.integration.dockerutil import (
     compose_containers_under,
     compose_stack,
     removed,
-    watch_created_containers,
 )
-from tests.pipelines.conftest import REPO
+from tests.pipelines.conftest import REPO, LocalRun, run_locally
 from training import report, schema
 
 pytestmark = pytest.mark.integration
@@ -48,18 +44,6 @@ FAILING_HYPERPARAMETERS = {"num_round": "15", "eta": "0.3", "max_depth": "2"}
 JOB_CONTAINERS = 6
 
 
-@dataclass(frozen=True)
-class LocalRun:
-    returncode: int
-    stdout: str
-    stderr: str
-    execution_id: str
-    outputs: Path
-
-    def describe(self) -> str:
-        return f"exit code {self.returncode}\n{self.stdout}\n{self.stderr[-3000:]}"
-
-
 @pytest.fixture(scope="module")
 def workspace(abalone_path: Path) -> Iterator[Path]:
     (REPO / "build").mkdir(exist_ok=True)
@@ -70,42 +54,20 @@ def workspace(abalone_path: Path) -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def created(docker_client, foreign) -> Iterator[list[dict[str, str]]]:
-    """Every container Docker creates while this module runs (local mode's jobs among them)."""
-    with watch_created_containers(docker_client) as containers:
-        yield containers
-
-
-def run_locally(workspace: Path, image: str, threshold: float, hyperparameters: dict) -> LocalRun:
-    command = [
-        sys.executable, "-m", "pipelines.local",
-        "--data", str(workspace / "abalone-sample.data"), "--no-verify",
-        "--image", image,
-        "--work-dir", str(workspace / "runs"),
-        "--registry-dir", str(workspace / "registry"),
-        "--rmse-threshold", str(threshold),
-        "--hyperparameters", json.dumps(hyperparameters),
-    ]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-    # stdout holds the jobs' logs (local mode streams them), then the run's own report.
-    summary = [line for line in done.stdout.splitlines() if line.startswith("execution ")]
-    assert summary, f"no execution ran:\n{done.stdout}\n{done.stderr}"
-    execution_id = summary[0].split()[1].rstrip(":")
-    return LocalRun(
-        done.returncode, done.stdout, done.stderr, execution_id, workspace / "runs" / execution_id
-    )
+def run_pipeline(workspace: Path, image: str, threshold: float, hyperparameters: dict) -> LocalRun:
+    data = workspace / "abalone-sample.data"
+    options = ("--rmse-threshold", str(threshold), "--hyperparameters", json.dumps(hyperparameters))
+    return run_locally(workspace, image, data, *options)
 
 
 @pytest.fixture(scope="module")
 def passed(workspace: Path, image: str, created) -> LocalRun:
-    return run_locally(workspace, image, PASSING_THRESHOLD, PASSING_HYPERPARAMETERS)
+    return run_pipeline(workspace, image, PASSING_THRESHOLD, PASSING_HYPERPARAMETERS)
 
 
 @pytest.fixture(scope="module")
 def failed(workspace: Path, image: str, passed: LocalRun) -> LocalRun:
-    return run_locally(workspace, image, FAILING_THRESHOLD, FAILING_HYPERPARAMETERS)
+    return run_pipeline(workspace, image, FAILING_THRESHOLD, FAILING_HYPERPARAMETERS)
 
 
 def rmse_of(run: LocalRun) -> float:
