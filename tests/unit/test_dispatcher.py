@@ -14,13 +14,13 @@ def test_unknown_verb_prints_usage_and_exits_2(capsys):
     assert "usage: python -m container" in capsys.readouterr().err
 
 
-def test_serving_imports_neither_pandas_nor_sklearn():
+def test_serving_imports_neither_pandas_nor_sklearn_nor_matplotlib():
     script = (
         "import sys\n"
         "from container.__main__ import keep_training_libraries_out\n"
         "keep_training_libraries_out()\n"
         "import container.server, container.app, container.model, xgboost\n"
-        "print(sorted(m for m in ('pandas', 'sklearn') if sys.modules.get(m)))\n"
+        "print(sorted(m for m in ('pandas', 'sklearn', 'matplotlib') if sys.modules.get(m)))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60

@@ -1,0 +1,1 @@
+"""Drift monitoring: captured endpoint traffic against the training baseline (a job of the image)."""
