@@ -1,1 +1,1 @@
-"""Drift monitoring: captured endpoint traffic against the training baseline (a job of the image)."""
+"""Drift monitoring: captured endpoint traffic against the training baseline (an image job)."""
