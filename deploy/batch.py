@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from container import contract
-from deploy.cli import DeployError, client, model_package_arn, run
+from deploy.cli import DeployError, client, instance_count, model_package_arn, run
 from deploy.configs import DEFAULT_BOOTSTRAP_STACK, DEFAULT_GROUP
 from deploy.registry import Package, approved_package, latest_approved
 from deploy.stacks import stack_outputs
@@ -146,7 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--role-arn", help="default: the bootstrap stack's execution role")
     parser.add_argument("--bootstrap-stack", default=DEFAULT_BOOTSTRAP_STACK)
     parser.add_argument("--instance-type", default="ml.m5.large")
-    parser.add_argument("--instance-count", type=int, default=1)
+    parser.add_argument("--instance-count", type=instance_count, default=1)
     parser.add_argument("--job-name", help="default: abalone-batch-<UTC time>")
     parser.add_argument("--wait", action="store_true", help="wait for the job and report")
     parser.add_argument("--poll-seconds", type=float, default=30)

@@ -50,6 +50,14 @@ def stage_names(value: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def instance_count(value: str) -> int:
+    """argparse type: a transform job's instance count, 1 to 100 (botocore's
+    TransformInstanceCount: min 1; its documentation: at most 100)."""
+    if re.fullmatch(r"[0-9]{1,3}", value) is None or not 1 <= int(value) <= 100:
+        raise argparse.ArgumentTypeError(f"instance count {value!r} is not a number from 1 to 100")
+    return int(value)
+
+
 def client(service: str) -> Any:
     """A boto3 client configured by the environment (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL)."""
     import boto3  # host-side only

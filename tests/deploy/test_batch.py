@@ -112,3 +112,13 @@ def test_the_model_is_deleted_after_a_failed_job_too():
     with pytest.raises(batch.DeployError, match="bad row"):
         batch.wait_and_clean_up(Failing(), "job-1", poll_s=0)
     assert deleted == ["job-1"]
+
+
+@pytest.mark.parametrize("count", ["0", "101", "-1", "2.5", "x", ""])
+def test_an_instance_count_outside_1_to_100_is_a_usage_error(count, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        batch.settings_from(
+            ["--input", "s3://b/i/", "--output", "s3://b/o/", "--instance-count", count]
+        )
+    assert stopped.value.code == 2
+    assert "is not a number from 1 to 100" in capsys.readouterr().err

@@ -86,6 +86,7 @@ def test_hostile_package_arn_from_the_environment_is_refused_and_runs_nothing(sa
         ("STAGE", "deploy-stage", "cannot read config"),
         ("STAGE", "smoke", ""),
         ("BATCH_INPUT", "batch-transform", "--input must be an s3:// URI"),
+        ("BATCH_INSTANCE_COUNT", "batch-transform", "is not a number from 1 to 100"),
         ("GITHUB_REPOSITORY", "deploy-bootstrap", ""),
         ("TRAIN_MODE", "pipeline-definition", "invalid choice"),
     ],
@@ -94,7 +95,8 @@ def test_hostile_package_arn_from_the_environment_is_refused_and_runs_nothing(sa
 def test_other_user_values_reach_no_shell(sandbox, variable, target, message, value):
     """Every deployment target taking a user value fails on a hostile one without running it.
     The AWS calls these could make go to a closed port (AWS_ENDPOINT_URL), never to AWS."""
-    extra = {"BATCH_OUTPUT": "s3://b/out/"} if target == "batch-transform" else {}
+    extra = TARGETS["batch-transform"] if target == "batch-transform" else {}
+    extra = {key: val for key, val in extra.items() if key != variable}
     assignments = [f"{variable}={value}", *(f"{k}={v}" for k, v in extra.items())]
     env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_DEFAULT_REGION": "us-east-1"}
     env |= {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_MAX_ATTEMPTS": "1"}
