@@ -26,18 +26,28 @@ def _floor_ms(round_: dict[str, Any], payload: str) -> float | None:
     return entry["floor_s"] * 1000 if "floor_s" in entry else None
 
 
+def physical_limit(round_: dict[str, Any], payload: str, cores: int) -> float | None:
+    """Rows/s this machine could predict at best: the in-process predict-only floor per row
+    (XGBoost inplace_predict, one thread) times the usable cores."""
+    entry = round_["floor"]["payloads"].get(payload, {})
+    if not entry.get("predict_s") or not entry.get("rows"):
+        return None
+    return float(cores * entry["rows"] / entry["predict_s"])
+
+
 def summarise(
     rounds: list[dict[str, Any]], settings: dict[str, Any], machine: dict[str, Any]
 ) -> dict[str, Any]:
     workers = settings["workers"]
+    cores = machine.get("usable_cpus") or workers
     floor_payloads = {s["name"]: s["floor_payload"] for s in settings["scenarios"]}
     rows_of = {p["name"]: p["rows"] for p in settings["payloads"]}
     summary: dict[str, Any] = {"floor": {}, "loads": {}, "servers": {}}
 
-    names = [p["name"] for p in settings["payloads"]]
+    names = list(dict.fromkeys(n for r in rounds for n in r["floor"]["payloads"]))
     for name in names:
         entries = [r["floor"]["payloads"][name] for r in rounds if name in r["floor"]["payloads"]]
-        item: dict[str, Any] = {"rows": rows_of.get(name)}
+        item: dict[str, Any] = {"rows": rows_of.get(name.rpartition(":")[2])}
         for key in ("floor_s", "predict_s", "pipeline_s"):
             if any(key in e for e in entries):
                 item[key] = _stats([e[key] for e in entries if key in e])
@@ -68,7 +78,14 @@ def summarise(
                 entry[f"peak_{key}"] = _stats([s["peak_memory"].get(key) for _, s in samples])
             # Ratios per round (against that round's floors), then their median.
             latency_x, throughput_of, vs_rps, vs_p50 = [], [], [], []
+            of_reference, of_physical = [], []
             for r, s in samples:
+                reference = r["loads"][sname].get("reference/docker")
+                if reference and reference["rows_per_s"] and not server.startswith("reference/"):
+                    of_reference.append(s["rows_per_s"] / reference["rows_per_s"])
+                limit = physical_limit(r, floor_payloads[sname], cores)
+                if limit:
+                    of_physical.append(s["rows_per_s"] / limit)
                 floor_ms = _floor_ms(r, floor_payloads[sname])
                 if floor_ms:
                     latency_x.append(s["p50_ms"] / floor_ms)
@@ -77,6 +94,16 @@ def summarise(
                 if server.startswith(("real/", "batch/")) and framework:
                     vs_rps.append(s["req_per_s"] / framework["req_per_s"])
                     vs_p50.append(s["p50_ms"] - framework["p50_ms"])
+            entry["of_reference"] = _median(of_reference)
+            entry["of_physical_limit"] = _median(of_physical)
+            entry["p99_over_p50"] = _median([s["p99_ms"] / s["p50_ms"] for _, s in samples])
+            memory = [r.get("request_memory", {}).get(sname, {}).get(server) for r in rounds]
+            memory = [m for m in memory if m]
+            if memory:
+                entry["request_peak_above_idle_mib"] = _stats(
+                    [m["peak_above_idle_mib"] for m in memory]
+                )
+                entry["request_peak_x_body"] = _stats([m["x_body"] for m in memory])
             entry["p50_x_floor"] = _median(latency_x)
             entry["throughput_of_floor"] = _median(throughput_of)
             entry["req_per_s_of_framework"] = _median(vs_rps)
@@ -148,6 +175,7 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
             "{:.0f} MiB",
         ),
         ("image < 500 MB", summary.get("image_size_mb"), lambda v: v < 500, "{:.0f} MB"),
+        *batch_checks(summary),
     ]
     out = []
     for label, value, check, shown in checks:
@@ -159,6 +187,51 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
         if item["value"] is not None:
             item["shown"] = item["shown"].format(item["value"])
     return out
+
+
+def batch_checks(summary: dict[str, Any]) -> list[tuple[str, Any, Any, str]]:
+    """The multi-row targets, per model run (the deep model's scenarios are "deep:...")."""
+    checks: list[tuple[str, Any, Any, str]] = []
+    prefixes = sorted({name.rpartition(":")[0] for name in summary["loads"]})
+    for prefix in prefixes:
+        at = f"{prefix}:" if prefix else ""
+        model = f" [{prefix} model]" if prefix else ""
+        checks += [
+            (
+                f"1,000 rows, 4 clients{model}: rows/s >= 1.65x the naive reference",
+                _get(summary, f"{at}csv1000_c4", "real/docker", "of_reference"),
+                lambda v: v >= 1.65,
+                "{:.2f}x",
+            ),
+            (
+                f"1,000 rows, 4 clients{model}: rows/s >= 80% of the physical limit",
+                _get(summary, f"{at}csv1000_c4", "real/docker", "of_physical_limit"),
+                lambda v: v >= 0.8,
+                "{:.0%}",
+            ),
+            (
+                f"1,000 rows, 4 clients{model}: p99 < 4x p50",
+                _get(summary, f"{at}csv1000_c4", "real/docker", "p99_over_p50"),
+                lambda v: v < 4,
+                "{:.1f}x",
+            ),
+        ]
+        for scenario, kind in (("batch", "raw"), ("batch_enc", "encoded")):
+            checks += [
+                (
+                    f"6 MB {kind} rows{model}: rows/s >= 1.65x the naive reference",
+                    _get(summary, f"{at}{scenario}", "batch/docker", "of_reference"),
+                    lambda v: v >= 1.65,
+                    "{:.2f}x",
+                ),
+                (
+                    f"6 MB {kind} rows{model}: one request's peak memory <= 4x the body above idle",
+                    _get(summary, f"{at}{scenario}", "batch/docker", "request_peak_x_body"),
+                    lambda v: v <= 4,
+                    "{:.1f}x",
+                ),
+            ]
+    return checks
 
 
 # --- rendering ----------------------------------------------------------------------------
@@ -176,6 +249,10 @@ def _pct(value: float | None) -> str:
 
 def _x(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}x"
+
+
+def _x2(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
 
 
 def _delta(value: float | None) -> str:
@@ -242,6 +319,30 @@ def render(summary: dict[str, Any], settings: dict[str, Any], machine: dict[str,
                 f"{(_x(entry['p50_x_floor']) if model else '-'):>8} "
                 f"{(_pct(entry['throughput_of_floor']) if model else '-'):>8} "
                 f"{framework:>22}{errors}"
+            )
+    lines += [
+        "",
+        "Multi-row: rows/s as a ratio to the naive reference (bench/reference_app.py: Flask, "
+        "gunicorn sync workers, np.loadtxt, inplace_predict) and to the physical limit "
+        f"({machine['usable_cpus']} usable cores x the in-process predict-only rows/s); one "
+        "request's peak memory above idle (fresh container, cgroup memory.peak)",
+        f"  {'scenario':<58} {'server':<17} {'rows/s':>11} {'x reference':>12} "
+        f"{'of limit':>9} {'p99/p50':>8} {'request peak':>22}",
+    ]
+    for scenario in settings["scenarios"]:
+        for server, entry in summary["loads"].get(scenario["name"], {}).items():
+            if (entry.get("rows") or 0) < 1000 or server.startswith("floor/"):
+                continue
+            peak = entry.get("request_peak_above_idle_mib")
+            times = entry.get("request_peak_x_body")
+            memory = "-"
+            if peak and times:
+                memory = f"{peak['median']:.0f} MiB ({times['median']:.1f}x body)"
+            lines.append(
+                f"  {scenario['label']:<58} {server:<17} "
+                f"{(entry['rows_per_s'] or {}).get('median', 0):>11,.0f} "
+                f"{_x2(entry.get('of_reference')):>12} {_pct(entry.get('of_physical_limit')):>9} "
+                f"{_x(entry.get('p99_over_p50')):>8} {memory:>22}"
             )
     lines += [
         "",

@@ -1,9 +1,11 @@
 """Start the servers under test, time their cold start, and read their memory.
 
-Every server runs `container.server.gunicorn_options(settings)`: the real one through the image's
-entry point (`python -m container serve`), the framework floor through `python -m bench.floor_app`,
-in Docker (the same image, the floor's package mounted read-only) and, to separate Docker's own
-cost, the same commands on the host from .venv.
+The real server and the framework floor run `container.server.gunicorn_options(settings)`: the
+real one through the image's entry point (`python -m container serve`), the framework floor
+through `python -m bench.floor_app`, in Docker (the same image, this package mounted read-only)
+and, to separate Docker's own cost, the same commands on the host from .venv. The naive
+reference (bench/reference_app.py) runs in the same image under gunicorn's defaults: `sync`
+workers, as many as the others.
 """
 
 from __future__ import annotations
@@ -124,11 +126,16 @@ def start_docker(
     environment.update(env or {})
     options: dict[str, Any] = dict(docker_options or {})
     command: tuple[str, ...] = ("serve",)
-    if role == "floor":
+    if role in ("floor", "reference"):
         options["volumes"] = {str(REPO / "bench"): {"bind": "/opt/bench/bench", "mode": "ro"}}
         environment["PYTHONPATH"] = "/opt/program:/opt/bench"
         options["entrypoint"] = ["python", "-m", "bench.floor_app"]
         command = ()
+    if role == "reference":
+        bind = f"0.0.0.0:{environment[contract.BIND_TO_PORT.name]}"
+        options["entrypoint"] = ["python", "-m", "gunicorn", "--worker-class", "sync"]
+        options["entrypoint"] += ["--workers", str(workers), "--bind", bind, "--timeout", "120"]
+        options["entrypoint"].append("bench.reference_app:app")
     if network == "host":
         options["network_mode"] = "host"
     served = create_container(
