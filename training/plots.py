@@ -1,71 +1,94 @@
-"""Tiny scatter plots as PNG, drawn with numpy and written with zlib: the evaluation report needs
-two pictures, not a plotting library in the image."""
+"""The evaluation report's two plots, drawn with matplotlib: predicted vs actual rings, and the
+residuals; the challenger and the incumbent on the same axes when both were scored.
+
+Training side only: the server never imports this module (matplotlib stays out of serving).
+The Agg backend is set before pyplot is imported, so no display is ever looked for.
+"""
 
 from __future__ import annotations
 
-import struct
-import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # after the backend is chosen
 import numpy as np
 
-_SIZE = 400
-_MARGIN = 30
-_BACKGROUND = (255, 255, 255)
-_AXES = (120, 120, 120)
-_GUIDE = (220, 60, 60)
-_POINT = (30, 90, 200)
+FIGURE_SIZE: Final = (6.4, 4.8)
+DPI: Final = 100
+#: Challenger first (drawn on top), then the incumbent.
+COLORS: Final = ("tab:blue", "tab:orange")
+MARKERS: Final = ("o", "s")
 
 
-def _png_bytes(pixels: np.ndarray) -> bytes:
-    height, width, _ = pixels.shape
-    rows = b"".join(b"\x00" + pixels[y].tobytes() for y in range(height))
+@dataclass(frozen=True)
+class Series:
+    """One model's predictions on the test rows."""
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows, 9))
-        + chunk(b"IEND", b"")
-    )
+    label: str
+    actual: np.ndarray
+    predicted: np.ndarray
 
 
-def _scale(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    span = (high - low) or 1.0
-    return _MARGIN + (values - low) / span * (_SIZE - 2 * _MARGIN)
+def predicted_vs_actual_png(series: Sequence[Series], path: Path) -> Path:
+    """Scatter predicted against actual rings, with the perfect-prediction diagonal."""
+    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    try:
+        values = np.concatenate([np.r_[s.actual, s.predicted] for s in series])
+        low, high = float(values.min()), float(values.max())
+        pad = (high - low) * 0.03 or 1.0
+        line = (low - pad, high + pad)
+        axes.plot(line, line, color="tab:red", linewidth=1, label="perfect prediction")
+        _scatter(axes, series, lambda s: (s.actual, s.predicted))
+        axes.set_xlim(line)
+        axes.set_ylim(line)
+        axes.set_xlabel("actual rings")
+        axes.set_ylabel("predicted rings")
+        axes.set_title(f"Predicted vs actual rings ({len(series[0].actual)} test rows)")
+        return _save(figure, axes, path)
+    finally:
+        plt.close(figure)
 
 
-def scatter_png(x: np.ndarray, y: np.ndarray, path: Path, *, guide: str) -> dict[str, float]:
-    """Plot y against x with a guide line ('diagonal' y = x, or 'zero' y = 0); return the ranges."""
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if guide == "diagonal":
-        low = float(min(x.min(), y.min()))
-        high = float(max(x.max(), y.max()))
-        x_range = y_range = (low, high)
-    else:
-        bound = float(np.abs(y).max()) or 1.0
-        x_range, y_range = (float(x.min()), float(x.max())), (-bound, bound)
-    pixels = np.full((_SIZE, _SIZE, 3), _BACKGROUND, dtype=np.uint8)
-    pixels[_SIZE - _MARGIN, _MARGIN : _SIZE - _MARGIN] = _AXES
-    pixels[_MARGIN : _SIZE - _MARGIN, _MARGIN] = _AXES
-    line = np.linspace(*x_range, num=_SIZE)
-    guide_y = line if guide == "diagonal" else np.zeros_like(line)
-    _draw(pixels, _scale(line, *x_range), _scale(guide_y, *y_range), _GUIDE, radius=0)
-    _draw(pixels, _scale(x, *x_range), _scale(y, *y_range), _POINT, radius=1)
-    path.write_bytes(_png_bytes(pixels))
-    return {"x_min": x_range[0], "x_max": x_range[1], "y_min": y_range[0], "y_max": y_range[1]}
+def residuals_png(series: Sequence[Series], path: Path) -> Path:
+    """Scatter the error (predicted - actual) against the prediction, with the zero line."""
+    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    try:
+        axes.axhline(0.0, color="tab:red", linewidth=1, label="zero error")
+        _scatter(axes, series, lambda s: (s.predicted, s.predicted - s.actual))
+        bound = max(float(np.abs(s.predicted - s.actual).max()) for s in series) * 1.05 or 1.0
+        axes.set_ylim(-bound, bound)
+        axes.set_xlabel("predicted rings")
+        axes.set_ylabel("predicted - actual rings")
+        axes.set_title("Residuals on the test rows")
+        return _save(figure, axes, path)
+    finally:
+        plt.close(figure)
 
 
-def _draw(
-    pixels: np.ndarray, px: np.ndarray, py: np.ndarray, color: tuple[int, int, int], *, radius: int
-) -> None:
-    columns = np.clip(np.round(px).astype(int), 0, _SIZE - 1)
-    rows = np.clip(_SIZE - 1 - np.round(py).astype(int), 0, _SIZE - 1)
-    for dy in range(-radius, radius + 1):
-        for dx in range(-radius, radius + 1):
-            pixels[np.clip(rows + dy, 0, _SIZE - 1), np.clip(columns + dx, 0, _SIZE - 1)] = color
+def _scatter(axes, series: Sequence[Series], xy) -> None:
+    # The incumbent first so the challenger's points lie on top of it.
+    for index in reversed(range(len(series))):
+        x, y = xy(series[index])
+        axes.scatter(
+            x,
+            y,
+            s=14,
+            alpha=0.6,
+            color=COLORS[index % len(COLORS)],
+            marker=MARKERS[index % len(MARKERS)],
+            label=series[index].label,
+        )
+
+
+def _save(figure, axes, path: Path) -> Path:
+    axes.grid(True, linewidth=0.5, alpha=0.4)
+    axes.legend(loc="best")
+    figure.tight_layout()
+    figure.savefig(path, format="png", dpi=DPI)
+    return path

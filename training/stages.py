@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from container import contract
-from training import artifact, preprocess, schema, splits
+from training import artifact, preprocess, report, schema, splits
+from training.baseline import with_predictions
 from training.cluster import (
     Placement,
     parse_timeout,
@@ -37,9 +38,10 @@ from training.cluster import (
 from training.collective import joined
 from training.data import load_abalone
 from training.errors import DataError, TrainingError
+from training.evaluate import Incumbent
 from training.evaluate import run as evaluate
 from training.hyperparameters import Hyperparameters
-from training.train import train_booster
+from training.train import predict, train_booster
 
 log = logging.getLogger(__name__)
 _DATA_SUFFIXES = (".data", ".csv", ".txt")
@@ -117,7 +119,10 @@ def build_model_dir(
             placement.cluster.current_host,
         )
         return False
-    artifact.write_model_dir(model_dir, booster, transform)
+    features = preprocess.read_feature_baseline(preprocessing_dir)
+    # The prediction baseline: this host's training rows (all of them on one host).
+    drift_baseline = features and with_predictions(features, predict(booster, train[0]))
+    artifact.write_model_dir(model_dir, booster, transform, drift_baseline)
     return True
 
 
@@ -156,9 +161,34 @@ def resolve_model_dir(model_input: Path, scratch: Path) -> Path:
     )
 
 
-def run_evaluate(model_input: Path, test_dir: Path, output_dir: Path) -> dict[str, Any]:
+def run_evaluate(
+    model_input: Path,
+    test_dir: Path,
+    output_dir: Path,
+    *,
+    incumbent_input: Path | None = None,
+    incumbent_url: str = "",
+    tolerance: float = report.DEFAULT_RMSE_TOLERANCE,
+) -> dict[str, Any]:
+    """Score the model, and the incumbent when incumbent_input is given (its model.tar.gz)."""
     with tempfile.TemporaryDirectory() as tmp:
-        return evaluate(resolve_model_dir(model_input, Path(tmp)), test_dir, output_dir)
+        model_dir = resolve_model_dir(model_input, Path(tmp) / "challenger")
+        incumbent = None
+        if incumbent_input is not None:
+            try:
+                incumbent_dir = resolve_model_dir(incumbent_input, Path(tmp) / "incumbent")
+            except DataError as exc:
+                where = incumbent_url or incumbent_input
+                raise DataError(f"the incumbent ({where}): {exc}") from None
+            incumbent = Incumbent(incumbent_dir, incumbent_url or str(incumbent_input))
+        return evaluate(model_dir, test_dir, output_dir, incumbent=incumbent, tolerance=tolerance)
+
+
+def has_incumbent(incumbent_url: str, placeholder_url: str) -> bool:
+    """Whether IncumbentModelUrl names an incumbent. A ProcessingInput needs an S3 object that
+    exists, so "none" is spelled as a placeholder every execution has: InputDataUri itself (the
+    pipeline passes both; see pipelines/steps.py). Empty also means none (a direct call)."""
+    return bool(incumbent_url) and incumbent_url != placeholder_url
 
 
 def run_stages(
@@ -257,6 +287,13 @@ def _hyperparameters(text: str) -> Hyperparameters:
     return Hyperparameters.from_strings(values)
 
 
+def _tolerance(text: str) -> float:
+    try:
+        return report.check_tolerance(float(text))
+    except ValueError as exc:
+        raise TrainingError(f"--rmse-tolerance {text!r}: {exc}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m container process")
     stages = parser.add_subparsers(dest="stage", required=True)
@@ -282,6 +319,12 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", type=Path, default=Path(contract.MODEL_INPUT))
     ev.add_argument("--test", type=Path, default=Path(contract.TEST_INPUT))
     ev.add_argument("--output", type=Path, default=Path(contract.EVALUATION_OUTPUT))
+    ev.add_argument("--incumbent", type=Path, default=Path(report.INCUMBENT_INPUT))
+    ev.add_argument("--incumbent-url", default="", help="IncumbentModelUrl (empty: none)")
+    ev.add_argument(
+        "--placeholder-url", default="", help="the URL that stands for no incumbent (InputDataUri)"
+    )
+    ev.add_argument("--rmse-tolerance", type=_tolerance, default=report.DEFAULT_RMSE_TOLERANCE)
     every = stages.add_parser("all", help="preprocess, train and evaluate in one job")
     every.add_argument("--input", type=Path, default=Path(contract.RAW_DATA_INPUT))
     every.add_argument("--output", type=Path, default=Path(contract.SPLITS_OUTPUT))
@@ -320,7 +363,15 @@ def run_processing(
         )
         print(f"wrote {archive}" if archive else "trained; the first host writes the model")
     elif args.stage == "evaluate":
-        result = run_evaluate(args.model, args.test, args.output)
+        given = has_incumbent(args.incumbent_url, args.placeholder_url)
+        result = run_evaluate(
+            args.model,
+            args.test,
+            args.output,
+            incumbent_input=args.incumbent if given else None,
+            incumbent_url=args.incumbent_url,
+            tolerance=args.rmse_tolerance,
+        )
         print(json.dumps(result["regression_metrics"]))
     else:
         if read_cluster(args.resource_config).is_distributed:
