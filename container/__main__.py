@@ -18,6 +18,7 @@ USAGE = """usage: python -m container VERB [ARGS...]
   serve                  start the model server (SageMaker hosting and batch transform)
   train                  run a SageMaker Training job (reads /opt/ml/input)
   process STAGE [OPTS]   run a Processing job stage: preprocess | train | evaluate | all
+  process monitor [OPTS] the drift monitor: captured traffic against the model's baseline
   (no verb)              a Processing job running all three stages
 """
 
@@ -69,10 +70,15 @@ def serve() -> int:
 
 def processing(args: Sequence[str]) -> int:
     from container.jobs import log_processing_job, run_job
-    from training import stages
 
     configure_logging()
     log_processing_job()
+    if args[:1] == [contract.MONITOR]:
+        from monitoring.job import run_cli
+
+        return run_job(lambda: run_cli(args[1:]), Path(contract.PROCESSING_MESSAGE))
+    from training import stages
+
     timeout = os.environ.get(contract.CLUSTER_TIMEOUT.name, contract.CLUSTER_TIMEOUT.default)
     code = run_job(lambda: stages.run_processing(args, timeout), Path(contract.PROCESSING_MESSAGE))
     if code:

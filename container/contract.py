@@ -79,6 +79,11 @@ TEST_OUTPUT: Final = SPLITS_OUTPUT / TEST_SPLIT
 PREPROCESSING_OUTPUT: Final = SPLITS_OUTPUT / PREPROCESSING
 MODEL_OUTPUT: Final = SPLITS_OUTPUT / MODEL
 EVALUATION_OUTPUT: Final = SPLITS_OUTPUT / EVALUATION
+#: The drift monitor job (`process monitor`): a Data Capture tree in, the model it is checked
+#: against (its baseline) in MODEL_INPUT, the drift report out.
+MONITOR: Final = "monitor"
+CAPTURES_INPUT: Final = PROCESSING / "input" / "captures"
+MONITOR_OUTPUT: Final = SPLITS_OUTPUT / MONITOR
 #: Processing job config and failure message; the cluster (hosts, this host) of a Processing job.
 PROCESSING_JOB_CONFIG: Final = PurePosixPath("/opt/ml/config/processingjobconfig.json")
 PROCESSING_RESOURCE_CONFIG: Final = PurePosixPath("/opt/ml/config/resourceconfig.json")
@@ -109,8 +114,19 @@ TRACKER_PORT: Final = 9099
 MODEL_FILENAME: Final = "xgboost-model"
 PREPROCESSING_FILENAME: Final = ".preprocessing.json"
 MANIFEST_FILENAME: Final = ".manifest.json"
+#: The training split's feature distributions (and the model's predictions on it): what the drift
+#: monitor compares captured traffic with. Ships in the model artifact, listed in the manifest.
+BASELINE_FILENAME: Final = ".baseline.json"
 #: What SageMaker unpacks into the model directory (and a Training job's output is packed as).
 MODEL_ARCHIVE_FILENAME: Final = "model.tar.gz"
+
+# --- data capture ----------------------------------------------------------------------------
+#: The one production variant of every endpoint here (InvokedProductionVariant, the capture path).
+PRODUCTION_VARIANT: Final = "AllTraffic"
+#: DataCaptureConfig.CaptureContentTypeHeader of deploy/templates/endpoint.yaml: bodies of these
+#: types are captured as text with encoding "CSV" or "JSON"; any other type as "BASE64".
+CAPTURE_CSV_CONTENT_TYPES: Final = (CSV,)
+CAPTURE_JSON_CONTENT_TYPES: Final = (JSON, JSONLINES)
 
 # --- body limits -----------------------------------------------------------------------------
 MIB: Final = 1024 * 1024

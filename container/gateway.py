@@ -7,7 +7,9 @@ container error or any failure to get an answer from the container (timeout, dro
 malformed HTTP), ValidationError (400) for an unknown endpoint or a body over InvokeEndpoint's
 6 MiB. Signatures are not checked.
 
-Endpoints come from GATEWAY_ENDPOINTS="name=http://host:port,other=http://host:port".
+Endpoints come from GATEWAY_ENDPOINTS="name=http://host:port,other=http://host:port". With
+GATEWAY_CAPTURE_DIR set, successful invocations are captured in SageMaker's Data Capture format
+(container/capture.py), GATEWAY_CAPTURE_SAMPLING_PERCENTAGE of them (default 100).
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import os
 import urllib.parse
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from flask import Flask, Response, request
 
 from container import contract
 from container.body import BodyDeadlines, read_body
+from container.capture import CaptureSettings, CaptureWriter, Exchange, writer_from_settings
 from container.errors import PayloadTooLarge, ServingError
 
 ACCOUNT = "000000000000"
@@ -125,7 +129,7 @@ def _container_error(name: str, status: int, body: bytes) -> Response:
 def _model_output(body: bytes, headers: Mapping[str, str]) -> Response:
     response = Response(body, status=200)
     response.headers["Content-Type"] = headers.get("Content-Type", "application/octet-stream")
-    response.headers["x-Amzn-Invoked-Production-Variant"] = "AllTraffic"
+    response.headers["x-Amzn-Invoked-Production-Variant"] = contract.PRODUCTION_VARIANT
     attributes = headers.get(contract.CUSTOM_ATTRIBUTES)
     if attributes is not None:
         response.headers[contract.CUSTOM_ATTRIBUTES] = attributes
@@ -137,7 +141,10 @@ def create_gateway(
     *,
     upstream_timeout_s: float = UPSTREAM_TIMEOUT_S,
     max_body_bytes: int = MAX_BODY_BYTES,
+    capture: CaptureWriter | None = None,
 ) -> Flask:
+    """The gateway app; with `capture`, successful invocations are offered to it after the
+    answer is ready (a queue put: capturing never delays nor fails the request)."""
     app = Flask(__name__)
     deadlines = BodyDeadlines()
 
@@ -165,11 +172,29 @@ def create_gateway(
             return _model_error(name, 0, _no_answer(exc))
         if status >= 400:
             return _container_error(name, status, output)
-        return _model_output(output, upstream)
+        response = _model_output(output, upstream)
+        if capture is not None:
+            capture.offer(_exchange(name, body, headers, output, response))
+        return response
 
     return app
 
 
+def _exchange(
+    name: str, body: bytes, headers: Mapping[str, str], output: bytes, response: Response
+) -> Exchange:
+    return Exchange(
+        endpoint=name,
+        body=body,
+        content_type=headers.get("Content-Type", "application/octet-stream"),
+        output=output,
+        output_content_type=response.headers["Content-Type"],
+        time=datetime.now(UTC),
+        inference_id=headers.get(contract.INFERENCE_ID),
+    )
+
+
 def app_from_env() -> Flask:
     """WSGI entry for gunicorn: `gunicorn 'container.gateway:app_from_env()'`."""
-    return create_gateway(parse_endpoints(os.environ.get("GATEWAY_ENDPOINTS", "")))
+    capture = writer_from_settings(CaptureSettings.from_env(os.environ))
+    return create_gateway(parse_endpoints(os.environ.get("GATEWAY_ENDPOINTS", "")), capture=capture)

@@ -1,4 +1,5 @@
-"""The servable model directory: booster, fitted preprocessing, and a sha256 manifest.
+"""The servable model directory: booster, fitted preprocessing, the drift baseline, and a sha256
+manifest of them.
 
 Written into a temporary sibling directory and moved into place file by file, so a failed run
 never leaves a half-written model behind.
@@ -14,17 +15,24 @@ import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import Final
+from typing import Any, Final
 
 import xgboost as xgb
 
 from training import schema
+from training.baseline import write_baseline
 from training.errors import DataError
 from training.features import FeatureTransform, write_transform
 
-#: The files the server loads; the manifest lists each one with its sha256.
-ARTIFACT_FILES: Final = (schema.MODEL_FILENAME, schema.PREPROCESSING_FILENAME)
+#: The model's files; the manifest lists each one present with its sha256. The server loads the
+#: first two; the baseline is the drift monitor's (older models may lack it).
+ARTIFACT_FILES: Final = (
+    schema.MODEL_FILENAME,
+    schema.PREPROCESSING_FILENAME,
+    schema.BASELINE_FILENAME,
+)
 
 
 def sha256_file(path: Path) -> str:
@@ -35,17 +43,25 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_model_dir(model_dir: Path, booster: xgb.Booster, transform: FeatureTransform) -> None:
-    """Save booster + preprocessing + manifest into model_dir (created if missing)."""
+def write_model_dir(
+    model_dir: Path,
+    booster: xgb.Booster,
+    transform: FeatureTransform,
+    baseline: Mapping[str, Any] | None = None,
+) -> None:
+    """Save booster + preprocessing (+ baseline) + manifest into model_dir (created if missing)."""
     model_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=model_dir.parent, prefix=".model-") as tmp:
         staging = Path(tmp)
         # Raw UBJSON bytes, written under the official name (no extension), as that image does.
         (staging / schema.MODEL_FILENAME).write_bytes(bytes(booster.save_raw("ubj")))
         write_transform(staging / schema.PREPROCESSING_FILENAME, transform)
-        manifest = {name: sha256_file(staging / name) for name in ARTIFACT_FILES}
+        if baseline is not None:
+            write_baseline(staging / schema.BASELINE_FILENAME, baseline)
+        written = [name for name in ARTIFACT_FILES if (staging / name).is_file()]
+        manifest = {name: sha256_file(staging / name) for name in written}
         (staging / schema.MANIFEST_FILENAME).write_text(json.dumps(manifest, indent=2) + "\n")
-        for name in (*ARTIFACT_FILES, schema.MANIFEST_FILENAME):
+        for name in (*written, schema.MANIFEST_FILENAME):
             os.replace(staging / name, model_dir / name)
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from container import contract
-from training import schema, splits
+from training import baseline, schema, splits
 from training.features import FeatureTransform, read_transform, write_transform
 
 #: The split output's folder for the fitted transform (the pipeline's preprocessing output).
@@ -52,7 +53,26 @@ def run(
         features = transform.transform(part)
         splits.write_split_parts(output_dir / name, name, features, labels, parts)
     write_transform(output_dir / PREPROCESSING_DIR / schema.PREPROCESSING_FILENAME, transform)
+    # The drift baseline travels with the transform to training, which adds the predictions.
+    baseline.write_baseline(
+        output_dir / PREPROCESSING_DIR / schema.BASELINE_FILENAME,
+        baseline.feature_baseline(frames[splits.TRAIN]),
+    )
     return transform
+
+
+def read_feature_baseline(directory: Path) -> dict[str, Any] | None:
+    """The training split's baseline in a preprocessing directory; None when an older
+    preprocessing output has none (the model then ships without one)."""
+    from training.errors import DataError
+
+    path = directory / schema.BASELINE_FILENAME
+    if not path.exists():
+        return None
+    try:
+        return baseline.read_baseline(path)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"unreadable baseline: {exc}", source=str(path)) from None
 
 
 def read_preprocessing(directory: Path) -> FeatureTransform:

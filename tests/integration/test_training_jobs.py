@@ -81,7 +81,12 @@ def test_processing_stages_one_by_one(job, tmp_path, raw_input):
     archive = tmp_path / "model" / schema.MODEL_ARCHIVE_FILENAME
     with tarfile.open(archive) as tar:
         assert sorted(tar.getnames()) == sorted(
-            [schema.MODEL_FILENAME, schema.PREPROCESSING_FILENAME, schema.MANIFEST_FILENAME]
+            [
+                schema.MODEL_FILENAME,
+                schema.PREPROCESSING_FILENAME,
+                schema.BASELINE_FILENAME,
+                schema.MANIFEST_FILENAME,
+            ]
         )
 
     code, logs = job(
@@ -152,7 +157,12 @@ def test_training_job_writes_the_model_and_metrics(job, tmp_path, splits_dir):
     assert code == 0, logs
     assert "validation-rmse:" in logs and "train-rmse:" in logs
     names = {p.name for p in (tmp_path / "model").iterdir()}
-    assert names == {schema.MODEL_FILENAME, schema.PREPROCESSING_FILENAME, schema.MANIFEST_FILENAME}
+    assert names == {
+        schema.MODEL_FILENAME,
+        schema.PREPROCESSING_FILENAME,
+        schema.BASELINE_FILENAME,
+        schema.MANIFEST_FILENAME,
+    }
 
 
 @pytest.mark.parametrize(

@@ -92,7 +92,12 @@ def test_the_two_instances_join_one_cluster_and_only_algo_1_writes_the_model(run
     with tarfile.open(run.outputs / "Train" / "model" / schema.MODEL_ARCHIVE_FILENAME) as tar:
         names = sorted(Path(n).name for n in tar.getnames() if n not in (".", ""))
     assert names == sorted(
-        [schema.MODEL_FILENAME, schema.PREPROCESSING_FILENAME, schema.MANIFEST_FILENAME]
+        [
+            schema.MODEL_FILENAME,
+            schema.PREPROCESSING_FILENAME,
+            schema.BASELINE_FILENAME,
+            schema.MANIFEST_FILENAME,
+        ]
     )
 
 

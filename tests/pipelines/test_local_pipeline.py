@@ -107,7 +107,12 @@ def test_the_gate_passes_and_the_model_is_recorded(passed, workspace):
     assert (root / "1" / registry.MODEL_ARCHIVE).read_bytes() == archive.read_bytes()
     model_files = sorted(p.name for p in (root / "1" / registry.MODEL_DIR).iterdir())
     assert model_files == sorted(
-        [schema.MODEL_FILENAME, schema.PREPROCESSING_FILENAME, schema.MANIFEST_FILENAME]
+        [
+            schema.MODEL_FILENAME,
+            schema.PREPROCESSING_FILENAME,
+            schema.BASELINE_FILENAME,
+            schema.MANIFEST_FILENAME,
+        ]
     )
     assert f"recorded as local version 1: {root / '1' / 'model'}" in passed.stdout
 

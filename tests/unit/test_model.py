@@ -310,7 +310,8 @@ def test_a_booster_with_a_manifest_that_leaves_it_out_is_refused(
 
 def test_manifest_matches_the_files(model_dir: Path):
     manifest = json.loads((model_dir / MANIFEST).read_text())
-    assert manifest == {name: sha256_file(model_dir / name) for name in (MODEL, PREPROCESSING)}
+    names = (MODEL, PREPROCESSING, schema.BASELINE_FILENAME)
+    assert manifest == {name: sha256_file(model_dir / name) for name in names}
 
 
 # --- a model directory with only the booster ------------------------------------------------

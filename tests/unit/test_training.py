@@ -607,6 +607,8 @@ def test_cv_fold_rmses_on_a_small_frame(small_frame: pd.DataFrame):
 
 
 ARTIFACT_NAMES = {schema.MODEL_FILENAME, schema.PREPROCESSING_FILENAME, schema.MANIFEST_FILENAME}
+#: A trained model also ships the drift baseline (training/baseline.py).
+TRAINED_NAMES = {*ARTIFACT_NAMES, schema.BASELINE_FILENAME}
 
 
 def test_write_model_dir_writes_only_the_artifact_files(model_dir: Path, predictor, tmp_path: Path):
@@ -624,7 +626,9 @@ def test_write_model_dir_writes_only_the_artifact_files(model_dir: Path, predict
 
 
 def test_trained_model_dir_holds_only_the_artifact_files(model_dir: Path):
-    assert {p.name for p in model_dir.iterdir()} == ARTIFACT_NAMES
+    assert {p.name for p in model_dir.iterdir()} == TRAINED_NAMES
+    manifest = json.loads((model_dir / schema.MANIFEST_FILENAME).read_text())
+    assert set(manifest) == TRAINED_NAMES - {schema.MANIFEST_FILENAME}
     assert not [p for p in model_dir.parent.iterdir() if p.name.startswith(".model-")]
 
 
@@ -668,7 +672,7 @@ def test_package_model_archive_members(model_dir: Path, tmp_path: Path):
         assert handle.read()  # valid gzip
     with tarfile.open(archive) as tar:
         members = tar.getmembers()
-    assert [m.name for m in members] == sorted(ARTIFACT_NAMES)
+    assert [m.name for m in members] == sorted(TRAINED_NAMES)
     for member in members:
         assert member.isfile()
         assert member.mode == 0o644
@@ -681,8 +685,8 @@ def test_unpack_round_trip(model_dir: Path, tmp_path: Path):
     artifact.package_model(model_dir, archive)
     target = tmp_path / "unpacked"
     artifact.unpack_model(archive, target)
-    assert {p.name for p in target.iterdir()} == ARTIFACT_NAMES
-    for name in ARTIFACT_NAMES:
+    assert {p.name for p in target.iterdir()} == TRAINED_NAMES
+    for name in TRAINED_NAMES:
         assert (target / name).read_bytes() == (model_dir / name).read_bytes()
 
 
@@ -723,11 +727,11 @@ def test_unpack_never_writes_outside_the_model_dir(name: str, tmp_path: Path):
 
 def test_copy_model_dir_copies_the_artifact_files(model_dir: Path, tmp_path: Path):
     (tmp_path / "src").mkdir()
-    for name in ARTIFACT_NAMES:
+    for name in TRAINED_NAMES:
         (tmp_path / "src" / name).write_bytes((model_dir / name).read_bytes())
     (tmp_path / "src" / "notes.txt").write_text("not copied")
     artifact.copy_model_dir(tmp_path / "src", tmp_path / "dst")
-    assert {p.name for p in (tmp_path / "dst").iterdir()} == ARTIFACT_NAMES
+    assert {p.name for p in (tmp_path / "dst").iterdir()} == TRAINED_NAMES
 
 
 # --- workflow -------------------------------------------------------------------------------
@@ -751,7 +755,7 @@ def test_workflow_is_deterministic(sample_data_file: Path, small_hyperparameters
     model = Path("model") / schema.MODEL_FILENAME
     assert (tmp_path / "one" / model).read_bytes() == (tmp_path / "two" / model).read_bytes()
     assert results[0] == results[1]
-    for name in (schema.PREPROCESSING_FILENAME, schema.MANIFEST_FILENAME):
+    for name in (schema.PREPROCESSING_FILENAME, schema.BASELINE_FILENAME, schema.MANIFEST_FILENAME):
         one = (tmp_path / "one" / "model" / name).read_bytes()
         assert one == (tmp_path / "two" / "model" / name).read_bytes()
 
