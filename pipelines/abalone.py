@@ -9,13 +9,17 @@
                 |                                 -> model.tar.gz
           [Evaluate]     process evaluate         -> evaluation/evaluation.json, plots
                 |
-          <CheckRmse>    regression_metrics.rmse.value <= RmseThreshold
+          <CheckRmse>    RMSE <= RmseThreshold, and
+                |        RMSE <= incumbent RMSE x (1 + RmseTolerance)  (skipped: no incumbent)
                 |
                 +-- met -----> [Register]     a version in the model package group: the image,
                 |                             the model data, content types, instance types,
                 |                             the evaluation as model metrics, and
                 |                             ModelApprovalStatus (PendingManualApproval)
-                +-- not met -> [RmseTooHigh]  Fail step: the threshold and the report's location
+                +-- not met -> [RmseTooHigh]  Fail step: both RMSEs, both limits, the report
+
+Evaluate scores the incumbent (IncumbentModelUrl: run-pipeline resolves the newest Approved
+package's model data) on the same test split with the same metric code.
 
 The train step's kind is fixed when the definition is built (`train_mode`): a pipeline parameter
 cannot change the step graph at execution time. The kind is recorded in the pipeline's and the
@@ -171,29 +175,46 @@ def _gate_step(
     *,
     register: bool,
 ) -> ConditionStep:
-    rmse = JsonGet(
-        step_name=evaluate.name, property_file=evaluation_file, json_path=report.METRIC_JSON_PATH
-    )
+    """Register only when RMSE <= RmseThreshold and RMSE <= the relative limit (training.report:
+    incumbent RMSE x (1 + RmseTolerance), computed by Evaluate since a condition cannot
+    multiply; the challenger's own RMSE with no incumbent, so then only the threshold counts)."""
+
+    def reported(path: str) -> JsonGet:
+        return JsonGet(step_name=evaluate.name, property_file=evaluation_file, json_path=path)
+
+    rmse = reported(report.METRIC_JSON_PATH)
     evaluation_uri = steps.output_uri_of(evaluate, steps.EVALUATION)
     report_uri = Join(on="/", values=[evaluation_uri, report.REPORT_FILENAME])
-    # NB: only parameters and properties in the message, one flat Join: the RMSE itself (JsonGet)
-    # inside a Fail step's Join is not documented as supported by the service.
+    # NB: one flat Join (no Join in it) of parameters, step properties and JsonGets of the
+    # Evaluate step's property file. The SDK checks JsonGet references in any step's arguments,
+    # and its own @step functions pass data to other steps as Std:JsonGet in their arguments;
+    # local mode resolves them too (tests/pipelines/test_champion_challenger.py reads them).
     message = Join(
         on="",
         values=[
-            f"Model RMSE ({report.METRIC_JSON_PATH} in ",
-            evaluation_uri,
-            f"/{report.REPORT_FILENAME}) is above the threshold ",
+            "Model RMSE ",
+            rmse,
+            " must be <= RmseThreshold ",
             ctx.params.rmse_threshold,
-            "; the model is not registered.",
+            " and <= the relative limit (",
+            reported(report.GATE_RELATIVE_JSON_PATH),
+            "); report: ",
+            evaluation_uri,
+            f"/{report.REPORT_FILENAME}; the model is not registered.",
         ],
     )
     fail = FailStep(name=steps.FAIL, error_message=message)
     if_steps = [steps.register_step(ctx, model_data, report_uri)] if register else []
     return ConditionStep(
         name=steps.GATE,
-        description=f"{report.METRIC_JSON_PATH} <= RmseThreshold",
-        conditions=[ConditionLessThanOrEqualTo(left=rmse, right=ctx.params.rmse_threshold)],
+        description=(
+            f"{report.METRIC_JSON_PATH} <= RmseThreshold and "
+            f"<= {report.GATE_LIMIT_JSON_PATH} (incumbent RMSE x (1 + RmseTolerance))"
+        ),
+        conditions=[
+            ConditionLessThanOrEqualTo(left=rmse, right=ctx.params.rmse_threshold),
+            ConditionLessThanOrEqualTo(left=rmse, right=reported(report.GATE_LIMIT_JSON_PATH)),
+        ],
         if_steps=if_steps,
         else_steps=[fail],
     )

@@ -12,6 +12,8 @@ from sagemaker.core.workflow.parameters import (
     ParameterString,
 )
 
+from training import report
+
 IMAGE_URI: Final = "ImageUri"
 INPUT_DATA_URI: Final = "InputDataUri"
 PROCESSING_INSTANCE_TYPE: Final = "ProcessingInstanceType"
@@ -21,12 +23,20 @@ TRAINING_INSTANCE_COUNT: Final = "TrainingInstanceCount"
 INFERENCE_INSTANCE_TYPE: Final = "InferenceInstanceType"
 TRANSFORM_INSTANCE_TYPE: Final = "TransformInstanceType"
 RMSE_THRESHOLD: Final = "RmseThreshold"
+RMSE_TOLERANCE: Final = "RmseTolerance"
 MODEL_APPROVAL_STATUS: Final = "ModelApprovalStatus"
+#: The incumbent's model.tar.gz (run-pipeline resolves the newest Approved package's). Its
+#: default, and the value that means "no incumbent", is InputDataUri's default: a Processing
+#: input must name an S3 object that exists (an empty URI is invalid, an empty prefix fails the
+#: job), and the data file exists in every execution. See pipelines/steps.evaluate_step.
+INCUMBENT_MODEL_URL: Final = "IncumbentModelUrl"
 
 DEFAULT_INSTANCE_TYPE: Final = "ml.m5.large"
 #: The seed template's gate was MSE <= 6.0; as an RMSE that is sqrt(6.0) = 2.449 rings. The
 #: recipe's cross-validated RMSE is about 2.14, so a healthy model passes with room to spare.
 DEFAULT_RMSE_THRESHOLD: Final = 2.45
+#: A challenger may be at most this much worse than the incumbent (relative RMSE).
+DEFAULT_RMSE_TOLERANCE: Final = report.DEFAULT_RMSE_TOLERANCE
 APPROVAL_STATUSES: Final = ("PendingManualApproval", "Approved", "Rejected")
 
 
@@ -43,11 +53,14 @@ class PipelineParameters:
     inference_instance_type: ParameterString
     transform_instance_type: ParameterString
     rmse_threshold: ParameterFloat
+    rmse_tolerance: ParameterFloat
     model_approval_status: ParameterString
+    incumbent_model_url: ParameterString
 
     @classmethod
     def create(cls, *, image_uri: str, input_data_uri: str) -> PipelineParameters:
-        """The parameters with their defaults; the image and the input come from the caller."""
+        """The parameters with their defaults; the image and the input come from the caller.
+        IncumbentModelUrl defaults to the input: no incumbent."""
         return cls(
             image_uri=ParameterString(IMAGE_URI, default_value=image_uri),
             input_data_uri=ParameterString(INPUT_DATA_URI, default_value=input_data_uri),
@@ -58,11 +71,13 @@ class PipelineParameters:
             inference_instance_type=_instance_type(INFERENCE_INSTANCE_TYPE),
             transform_instance_type=_instance_type(TRANSFORM_INSTANCE_TYPE),
             rmse_threshold=ParameterFloat(RMSE_THRESHOLD, default_value=DEFAULT_RMSE_THRESHOLD),
+            rmse_tolerance=ParameterFloat(RMSE_TOLERANCE, default_value=DEFAULT_RMSE_TOLERANCE),
             model_approval_status=ParameterString(
                 MODEL_APPROVAL_STATUS,
                 default_value=APPROVAL_STATUSES[0],
                 enum_values=list(APPROVAL_STATUSES),
             ),
+            incumbent_model_url=ParameterString(INCUMBENT_MODEL_URL, default_value=input_data_uri),
         )
 
     def all(self) -> list[Parameter]:

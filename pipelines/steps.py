@@ -25,7 +25,7 @@ from sagemaker.core.workflow.functions import Join
 from sagemaker.mlops.workflow import ModelStep, ProcessingStep, TrainingStep
 
 from container import contract
-from training import schema
+from training import report, schema
 
 if TYPE_CHECKING:
     from sagemaker.core.helper.pipeline_variable import PipelineVariable
@@ -218,15 +218,31 @@ def evaluate_step(
     model_data: PipelineVariable,
     evaluation_file: PropertyFile,
 ) -> ProcessingStep:
-    """Evaluate the model on the test split; its report is the gate's property file."""
+    """Evaluate the model, and the incumbent, on the test split; its report is the gate's
+    property file.
+
+    The incumbent input is always present: a pipeline has no "if" for a step's inputs, an empty
+    S3Uri is invalid, and a prefix with no object fails the job. So "no incumbent" is spelled
+    IncumbentModelUrl == InputDataUri (the data file, which every execution has: Preprocess
+    reads it), and the job is told both URLs and compares them (training.stages.has_incumbent):
+    it then downloads the data file once more (200 KB) and ignores it. Any other URL must hold a
+    model.tar.gz, or the job fails naming the URL: a wrong URL never silently drops the check.
+    """
+    params = ctx.params
     arguments = ["process", "evaluate", "--model", str(contract.MODEL_INPUT)]
     arguments += ["--test", str(contract.TEST_INPUT), "--output", str(contract.EVALUATION_OUTPUT)]
+    arguments += ["--incumbent", str(report.INCUMBENT_INPUT)]
+    arguments += ["--incumbent-url", params.incumbent_model_url]
+    arguments += ["--placeholder-url", params.input_data_uri]
+    # NB: ContainerArguments are strings: a one-value Join turns the Float parameter into one.
+    arguments += ["--rmse-tolerance", Join(on="", values=[params.rmse_tolerance])]
     step_args = _deferred(
         ctx.processor("evaluate").run,
         inputs=[
             # The model.tar.gz object itself: SageMaker puts it in MODEL_INPUT/model.tar.gz.
             _input(MODEL, model_data, contract.MODEL_INPUT),
             *_split_inputs(preprocess, {TEST_SPLIT: contract.TEST_INPUT}),
+            _input(report.INCUMBENT, params.incumbent_model_url, report.INCUMBENT_INPUT),
         ],
         outputs=[_output(ctx, EVALUATE, EVALUATION, contract.EVALUATION_OUTPUT)],
         arguments=arguments,

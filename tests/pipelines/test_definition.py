@@ -127,13 +127,19 @@ def test_training_mode_swaps_only_the_train_step(definitions, training):
 
 
 def test_the_gate_reads_the_path_evaluation_writes(definitions, processing):
-    condition = processing["CheckRmse"]["Arguments"]["Conditions"]
-    assert len(condition) == 1
-    assert condition[0]["Type"] == "LessThanOrEqualTo"
-    json_get = condition[0]["LeftValue"]["Std:JsonGet"]
+    """Both checks in one condition step (its conditions are a conjunction): RMSE <= the
+    threshold parameter and RMSE <= the relative limit Evaluate writes, one property file."""
+    conditions = processing["CheckRmse"]["Arguments"]["Conditions"]
+    assert [c["Type"] for c in conditions] == ["LessThanOrEqualTo", "LessThanOrEqualTo"]
+    absolute, relative = conditions
+    json_get = absolute["LeftValue"]["Std:JsonGet"]
     assert json_get["Path"] == report.METRIC_JSON_PATH == "regression_metrics.rmse.value"
-    assert condition[0]["RightValue"] == {"Get": "Parameters.RmseThreshold"}
+    assert absolute["RightValue"] == {"Get": "Parameters.RmseThreshold"}
+    assert relative["LeftValue"] == absolute["LeftValue"]
+    limit = relative["RightValue"]["Std:JsonGet"]
+    assert limit["Path"] == report.GATE_LIMIT_JSON_PATH == "gate.rmse_limit"
     property_file = json_get["PropertyFile"]["Get"]
+    assert limit["PropertyFile"] == {"Get": property_file}
     assert property_file.startswith("Steps.Evaluate.PropertyFiles.")
     files = processing["Evaluate"]["PropertyFiles"]
     assert files == [
@@ -147,6 +153,53 @@ def test_the_gate_reads_the_path_evaluation_writes(definitions, processing):
     evaluate = processing["Evaluate"]
     assert outputs(evaluate)["evaluation"]["LocalPath"] == str(contract.EVALUATION_OUTPUT)
     assert option(container_arguments(evaluate), "--output") == str(contract.EVALUATION_OUTPUT)
+
+
+@pytest.mark.parametrize(
+    ("rmse", "incumbent_rmse", "threshold", "tolerance", "registered"),
+    [
+        (2.20, None, 2.45, 0.01, True),  # first run: the threshold alone
+        (2.50, None, 2.45, 0.01, False),
+        (2.20, 2.30, 2.45, 0.01, True),  # better than the incumbent
+        (2.32, 2.30, 2.45, 0.01, True),  # worse, within 1%
+        (2.33, 2.30, 2.45, 0.01, False),  # worse by more than 1%
+        (2.40, 2.30, 2.45, 0.05, True),
+        (2.46, 2.60, 2.45, 0.01, False),  # better than the incumbent, above the threshold
+    ],
+)
+def test_the_definitions_condition_on_reports_evaluation_writes(
+    processing, rmse, incumbent_rmse, threshold, tolerance, registered
+):
+    """The condition of the JSON definition, evaluated on a report as Evaluate writes it: the
+    JsonGet paths read from it, the parameters given as an execution would give them."""
+    written = {
+        "regression_metrics": {"rmse": {"value": rmse}},
+        "gate": report.gate_section(rmse, incumbent_rmse, tolerance),
+    }
+    parameters = {"RmseThreshold": threshold, "RmseTolerance": tolerance}
+
+    def value(node: dict[str, Any]) -> float:
+        if "Std:JsonGet" in node:
+            return report.metric_at(written, node["Std:JsonGet"]["Path"])
+        return parameters[node["Get"].removeprefix("Parameters.")]
+
+    conditions = processing["CheckRmse"]["Arguments"]["Conditions"]
+    assert all(c["Type"] == "LessThanOrEqualTo" for c in conditions)
+    met = all(value(c["LeftValue"]) <= value(c["RightValue"]) for c in conditions)
+    assert met is registered
+
+
+def test_evaluate_always_reads_an_incumbent_input_and_knows_what_means_none(processing):
+    evaluate = processing["Evaluate"]
+    incumbent = inputs(evaluate)[report.INCUMBENT]
+    assert incumbent["S3Uri"] == {"Get": "Parameters.IncumbentModelUrl"}
+    assert incumbent["LocalPath"] == str(report.INCUMBENT_INPUT)
+    arguments = container_arguments(evaluate)
+    assert option(arguments, "--incumbent") == str(report.INCUMBENT_INPUT)
+    assert option(arguments, "--incumbent-url") == {"Get": "Parameters.IncumbentModelUrl"}
+    assert option(arguments, "--placeholder-url") == {"Get": "Parameters.InputDataUri"}
+    tolerance = option(arguments, "--rmse-tolerance")
+    assert tolerance == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.RmseTolerance"}]}}
 
 
 def test_the_gate_reads_what_the_report_builder_writes():
@@ -170,7 +223,9 @@ def test_parameters_are_declared_and_reach_the_steps(definitions):
             "InferenceInstanceType": "String",
             "TransformInstanceType": "String",
             "RmseThreshold": "Float",
+            "RmseTolerance": "Float",
             "ModelApprovalStatus": "String",
+            "IncumbentModelUrl": "String",
         }
         used = references(definition["Steps"])
         assert {f"Parameters.{name}" for name in declared} <= used, mode
@@ -181,6 +236,12 @@ def test_parameters_are_declared_and_reach_the_steps(definitions):
         )
         assert declared["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
         assert declared["RmseThreshold"]["DefaultValue"] == pytest.approx(2.45)
+        assert declared["RmseTolerance"]["DefaultValue"] == pytest.approx(0.01)
+        # No incumbent by default: the placeholder is the input data (see steps.evaluate_step).
+        assert (
+            declared["IncumbentModelUrl"]["DefaultValue"]
+            == declared["InputDataUri"]["DefaultValue"]
+        )
 
 
 def test_instance_parameters_reach_each_job(processing, training):
@@ -256,7 +317,7 @@ def test_container_arguments_use_the_shared_paths(processing):
     }
     assert outputs(train)["model"]["LocalPath"] == str(contract.MODEL_OUTPUT)
     evaluate = processing["Evaluate"]
-    assert container_arguments(evaluate) == [
+    assert container_arguments(evaluate)[:8] == [
         "process", "evaluate",
         "--model", str(contract.MODEL_INPUT),
         "--test", str(contract.TEST_INPUT),
@@ -265,6 +326,7 @@ def test_container_arguments_use_the_shared_paths(processing):
     assert {name: i["LocalPath"] for name, i in inputs(evaluate).items()} == {
         "model": str(contract.MODEL_INPUT),
         "test": str(contract.TEST_INPUT),
+        "incumbent": str(report.INCUMBENT_INPUT),
     }
     model_data = inputs(evaluate)["model"]["S3Uri"]["Std:Join"]["Values"]
     assert model_data[1] == schema.MODEL_ARCHIVE_FILENAME
@@ -348,13 +410,31 @@ def test_register_step_records_a_gated_versioned_package(processing):
     ]
 
 
-def test_fail_step_says_why(processing):
+def test_fail_step_names_both_rmses_and_both_limits(processing):
     message = processing["RmseTooHigh"]["Arguments"]["ErrorMessage"]["Std:Join"]
-    text = "".join(v if isinstance(v, str) else "<{}>".format(v["Get"]) for v in message["Values"])
-    assert "RMSE" in text
-    assert "is above the threshold <Parameters.RmseThreshold>" in text
-    assert report.METRIC_JSON_PATH in text and report.REPORT_FILENAME in text
+
+    def shown(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if "Std:JsonGet" in value:
+            return "<{}>".format(value["Std:JsonGet"]["Path"])
+        return "<{}>".format(value["Get"])
+
+    text = "".join(shown(v) for v in message["Values"])
+    assert text.startswith(f"Model RMSE <{report.METRIC_JSON_PATH}> must be <= RmseThreshold ")
+    assert "<= RmseThreshold <Parameters.RmseThreshold>" in text
+    assert f"<= the relative limit (<{report.GATE_RELATIVE_JSON_PATH}>)" in text
+    evaluation = "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"
+    assert f"report: <{evaluation}>/{report.REPORT_FILENAME}" in text
     assert "not registered" in text
+    assert all("Std:Join" not in v for v in message["Values"] if isinstance(v, dict))  # flat
+    # Every JsonGet in the message reads the one property file the gate reads.
+    gets = [
+        v["Std:JsonGet"] for v in message["Values"] if isinstance(v, dict) and "Std:JsonGet" in v
+    ]
+    assert {g["PropertyFile"]["Get"] for g in gets} == {
+        "Steps.Evaluate.PropertyFiles.EvaluationReport"
+    }
 
 
 def test_name_and_description_record_the_train_mode():
