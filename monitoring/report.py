@@ -30,12 +30,12 @@ def draw_plots(
     drawn = {}
     for name, stats in drift["features"].items():
         path = output_dir / f"drift-{name}.png"
+        if stats["psi"] is None:  # nothing in the window to draw
+            continue
         if stats["kind"] == "categorical":
             plots.categorical_png(name, stats, path)
-        elif stats["psi"] is not None:
-            plots.numeric_png(name, stats, baseline["numeric"][name], path)
         else:
-            continue
+            plots.numeric_png(name, stats, baseline["numeric"][name], path)
         drawn[name] = path.name
     prediction = drift.get("prediction")
     if prediction and prediction["psi"] is not None:
