@@ -33,7 +33,7 @@ from deploy import monitoring, stacks
 from monitoring import metrics
 from tests.deploy.conftest import ACCOUNT, REGION, add_package
 from tests.deploy.test_stacks import FAST
-from tests.deploy.test_templates import resources, template
+from tests.deploy.test_templates import policy_statements, resources, template
 
 BUCKET = "abalone-bootstrap-artifactbucket-1x2y3z"
 ENDPOINT = "abalone-prod"
@@ -207,6 +207,14 @@ def allowed(document: dict[str, Any], action: str, resource: str, context: dict[
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def test_no_wildcard_action_and_star_resources_only_where_iam_has_no_resource_level():
+    for statement in policy_statements(NAME):
+        assert all(a != "*" and not a.endswith(":*") for a in _list(statement["Action"]))
+        if "*" in _list(statement["Resource"]):
+            justified = ("HasNoResourceLevelPermissions", "OnlyInSageMakerNamespaces")
+            assert statement["Sid"].endswith(justified), statement
 
 
 def test_each_call_of_the_job_and_the_scheduler_is_allowed_by_its_role(created):

@@ -229,6 +229,14 @@ def batch(walk: Walk, command: str) -> None:
     assert "Completed" in out and "deleted the job's model" in out
 
 
+def deploy_monitoring(walk: Walk, command: str) -> None:
+    """moto creates the stack's roles and skips the schedule, metric filters and alarm
+    (test_monitoring checks those against botocore's model and monitoring.metrics)."""
+    out = walk.sh(command).stdout
+    assert "stack abalone-prod-monitoring: CREATE_COMPLETE" in out
+    assert f"s3://{walk.values['ArtifactBucket']}/monitoring/abalone-prod/" in out
+
+
 #: The README's commands, in its order, and what each step does here.
 STEPS: list[tuple[str, Step]] = [
     ("make install", already_installed),
@@ -267,6 +275,7 @@ STEPS: list[tuple[str, Step]] = [
         "BATCH_OUTPUT=s3://<ArtifactBucket>/batch/out/",
         batch,
     ),
+    ("make deploy-monitoring STAGE=prod", deploy_monitoring),
 ]
 
 
