@@ -150,6 +150,16 @@ def test_the_job_reads_and_writes_where_the_image_expects(created):
     assert output["S3Output"]["S3Uri"] == f"{created['outputs']['ReportsS3Uri']}{SCHEDULED_TIME}"
 
 
+def test_the_monitor_job_parses_the_scheduled_arguments(created):
+    """The image's own `process monitor` parser, and its time parser on Scheduler's time."""
+    from monitoring import captures, job
+
+    arguments = request_of(created)["AppSpecification"]["ContainerArguments"]
+    parsed = job._parser().parse_args(arguments[2:])
+    assert parsed.endpoint_name == ENDPOINT and parsed.window_hours == 24
+    assert captures.parse_time(parsed.window_end).isoformat() == "2026-11-30T00:15:00+00:00"
+
+
 def _calls(request: dict[str, Any]) -> dict[str, list[tuple[str, str, dict[str, str]]]]:
     """Each (action, resource, condition keys) the job's role and the scheduler's role need."""
     s3 = "arn:aws:s3:::"
