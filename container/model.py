@@ -80,16 +80,20 @@ class Predictor:
             )
         categories = self.transform.sex_categories
         codes = [code.upper() for code in rows.categories]
-        for number, code in enumerate(codes, start=1):
-            if code not in categories:
-                raise InvalidPayload(
-                    f"row {number}, column 1: unknown sex {rows.categories[number - 1][:20]!r} "
-                    f"(expected one of {', '.join(categories)})"
-                )
+        if not set(codes) <= set(categories):  # the first unknown one is named
+            for number, code in enumerate(codes):
+                if code not in categories:
+                    raise InvalidPayload(
+                        f"row {number + rows.first_row}, column 1: unknown sex "
+                        f"{rows.categories[number][:20]!r} (expected one of "
+                        f"{', '.join(categories)})"
+                    )
         return self.transform.encode(codes, rows.values)
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        if self.walker is not None and features.shape[0] <= WALKER_MAX_ROWS:
+    def predict(self, features: np.ndarray, *, small_batch: bool = True) -> np.ndarray:
+        """small_batch=False: XGBoost whatever the rows (the chunks of one large body: every
+        row of it predicted by the same code, so the answer is the whole body's byte for byte)."""
+        if small_batch and self.walker is not None and features.shape[0] <= WALKER_MAX_ROWS:
             return self.walker.predict(features)
         return np.asarray(self.booster.inplace_predict(features, validate_features=False))
 

@@ -28,7 +28,7 @@ from container.codecs.cells import (
     Rows,
     rows_from_cells,
 )
-from container.codecs.csv_rows import decode_csv
+from container.codecs.csv_rows import CHUNK_BYTES, decode_csv, decode_csv_chunks
 from container.codecs.encoders import ENCODERS, encode, encode_csv, encode_json, encode_jsonlines
 from container.codecs.json_rows import decode_json, decode_jsonlines
 from container.codecs.libsvm_rows import decode_libsvm
@@ -37,6 +37,7 @@ from container.contract import CSV, JSON, JSONLINES, LIBSVM
 from container.errors import UnsupportedMediaType
 
 __all__ = [
+    "CHUNK_BYTES",
     "CSV",
     "DECODERS",
     "DEFAULT_LIMITS",
@@ -51,6 +52,7 @@ __all__ = [
     "choose_accept",
     "decode",
     "decode_csv",
+    "decode_csv_chunks",
     "decode_json",
     "decode_jsonlines",
     "decode_libsvm",

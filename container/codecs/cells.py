@@ -43,9 +43,15 @@ class Rows:
     values: np.ndarray
     categories: list[str] | None = None
     sparse: bool = False  # libsvm: absent trailing features are missing, not an error
+    #: The body's row number of the first of these rows (a later chunk of a large CSV body).
+    first_row: int = 1
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
+
+    @property
+    def raw(self) -> bool:
+        return self.categories is not None
 
 
 def decode_text(body: bytes) -> str:
@@ -136,11 +142,13 @@ def parse_cell(cell: Any, row: int, column: int) -> float:
     return value
 
 
-def check_finite(values: np.ndarray, first_column: int) -> np.ndarray:
+def check_finite(values: np.ndarray, first_column: int, first_row: int = 1) -> np.ndarray:
     infinite = np.argwhere(np.isinf(values))
     if infinite.size:
         row, column = (int(v) for v in infinite[0])
-        raise InvalidPayload(f"row {row + 1}, column {column + first_column}: value is not finite")
+        raise InvalidPayload(
+            f"row {row + first_row}, column {column + first_column}: value is not finite"
+        )
     return values
 
 

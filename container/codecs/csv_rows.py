@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Final
 
 import numpy as np
@@ -12,46 +13,102 @@ from container.codecs.cells import (
     Limits,
     Rows,
     check_finite,
+    check_rows,
     check_shape,
     decode_text,
     is_category,
     nonblank_lines,
     parse_cell,
 )
-from container.errors import InvalidPayload
+from container.errors import InvalidPayload, TooManyLines
+
+#: Bodies above this size are decoded (and, in invocations.py, predicted and encoded) a chunk of
+#: whole lines at a time: the working memory of one request stays a few chunks beside the body.
+CHUNK_BYTES: Final = 256 * 1024
 
 
 def decode_csv(body: bytes, limits: Limits = DEFAULT_LIMITS) -> Rows:
-    text = decode_text(body)
+    return _decode_text(decode_text(body), limits)
+
+
+def decode_csv_chunks(
+    body: bytes, limits: Limits = DEFAULT_LIMITS, chunk_bytes: int = CHUNK_BYTES
+) -> Iterator[Rows]:
+    """The rows of `body` a chunk of whole lines at a time, checked as decode_csv checks the
+    whole body: line breaks counted against max_rows before anything is split, every chunk held
+    to row 1's width and kind (raw or encoded), rows and cells counted over the whole body
+    before each chunk's matrix is made, rows numbered from the body's first line. A body of one
+    chunk is decode_csv's."""
+    breaks = body.count(b"\n")
+    if breaks > limits.max_rows:
+        raise TooManyLines(breaks, limits.max_rows)
+    start, seen = 0, 0
+    shape: tuple[int, bool] | None = None
+    while start < len(body):
+        end = body.find(b"\n", start + chunk_bytes)
+        end = len(body) if end < 0 else end + 1
+        # A line break is one byte that no other UTF-8 character contains: chunks cut there
+        # decode as the whole body would. Only the first chunk may open with a byte-order mark.
+        chunk = body[start:end]
+        text = decode_text(chunk) if start == 0 else _utf8(chunk, start)
+        start = end
+        if seen and not text.strip():
+            continue
+        rows = _decode_text(text, limits, first_row=seen + 1, shape=shape)
+        seen += len(rows)
+        check_rows(seen, limits)
+        shape = shape or (rows.values.shape[1] + (rows.categories is not None), rows.raw)
+        yield rows
+
+
+def _utf8(chunk: bytes, offset: int) -> str:
+    try:
+        return chunk.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidPayload(
+            f"body is not UTF-8 text (invalid byte at offset {offset + exc.start})"
+        ) from None
+
+
+def _decode_text(
+    text: str, limits: Limits, first_row: int = 1, shape: tuple[int, bool] | None = None
+) -> Rows:
+    """`shape`: (width, raw) of row 1 when `text` is a later chunk of the body; rows are
+    numbered from `first_row`."""
     lines = nonblank_lines(text, limits)
-    width = _csv_width(text, lines, limits)
-    raw = is_category(lines[0].split(",", 1)[0])
+    width = _csv_width(text, lines, limits, first_row, None if shape is None else shape[0])
+    raw = is_category(lines[0].split(",", 1)[0]) if shape is None else shape[1]
     if not raw:
         values = _numeric_csv(lines, width)
         if values is not None:
-            return Rows(values=values)
+            return Rows(values=values, first_row=first_row)
     elif width > 1:  # raw rows: the sex codes split off, the measurements take the same path
         parts = [line.split(",", 1) for line in lines]
         if min(map(len, parts)) < 2:  # a row of one value: the checked path names it
-            return _checked_csv(lines, width, raw)
+            return _checked_csv(lines, width, raw, first_row)
         values = _numeric_csv([part[1] for part in parts], width - 1)
         if values is not None:
-            return Rows(values=values, categories=[part[0].strip() for part in parts])
-    return _checked_csv(lines, width, raw)
+            categories = [part[0].strip() for part in parts]
+            return Rows(values=values, categories=categories, first_row=first_row)
+    return _checked_csv(lines, width, raw, first_row)
 
 
-def _csv_width(text: str, lines: list[str], limits: Limits) -> int:
+def _csv_width(
+    text: str, lines: list[str], limits: Limits, first_row: int = 1, width: int | None = None
+) -> int:
     """Row 1's width, checked against the limits before any split. The total of commas is a
     cheap first check on the other rows, not a proof (rows of 2 and 4 values add up like two of
     3): each path checks every row's width where it splits them (the few-rows path and
     _checked_csv row by row, np.loadtxt refusing a change in the number of columns)."""
-    width = lines[0].count(",") + 1
+    if width is None:
+        width = lines[0].count(",") + 1
     if text.count(",") + len(lines) != len(lines) * width:  # blank lines hold no commas
-        for number, line in enumerate(lines, start=1):
+        for number, line in enumerate(lines, start=first_row):
             count = line.count(",") + 1
             if count != width:
                 raise InvalidPayload(f"row {number}: has {count} values but row 1 has {width}")
-    check_shape(len(lines), width, limits)
+    # Rows and cells of the body so far, this chunk included, before its matrix is made.
+    check_shape(first_row - 1 + len(lines), width, limits)
     return width
 
 
@@ -112,20 +169,21 @@ def _longest_cell(lines: list[str]) -> int:
     return int((np.diff(separators, prepend=-1, append=data.size) - 1).max())
 
 
-def _checked_csv(lines: list[str], width: int, raw: bool) -> Rows:
+def _checked_csv(lines: list[str], width: int, raw: bool, first_row: int = 1) -> Rows:
     """Cell by cell, one row at a time into a preallocated matrix: the first bad cell is named,
     and memory stays at one row of strings beside the matrix."""
     first_column = 2 if raw else 1
     values = np.empty((len(lines), width - raw))
     categories: list[str] = []
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(lines, start=first_row):
         cells = line.split(",")
         if len(cells) != width:
             raise InvalidPayload(f"row {number}: has {len(cells)} values but row 1 has {width}")
         if raw:
             categories.append(cells[0].strip())
             del cells[0]
-        values[number - 1] = [
+        values[number - first_row] = [
             parse_cell(cell, number, column) for column, cell in enumerate(cells, first_column)
         ]
-    return Rows(values=check_finite(values, first_column), categories=categories if raw else None)
+    checked = check_finite(values, first_column, first_row)
+    return Rows(values=checked, categories=categories if raw else None, first_row=first_row)
