@@ -16,10 +16,18 @@ MODEL_DIR   ?= $(LATEST_MODEL)
 QUICK_MODEL_DIR := $(BUILD)/model-run/model
 GATEWAY_PORT ?= 8080
 ENDPOINT_PORT ?= 8081
-# IMAGE, MODEL_DIR and the ports reach compose through the environment (see USER_VARIABLES).
+# Data capture of the local endpoint (opt-in: CAPTURE_PERCENT=100 make up), and the drift
+# monitor's output and extra arguments (make monitor, make drift-demo).
+CAPTURE_PERCENT ?= 0
+CAPTURE_DIR     ?= $(BUILD)/datacapture
+MONITOR_DIR     ?= $(BUILD)/monitor
+MONITOR_ARGS    ?=
+# IMAGE, MODEL_DIR, the ports and the capture settings reach compose through the environment
+# (see USER_VARIABLES).
 # scripts/compose.sh runs `docker compose` (v2) where it works, else `docker-compose` (v1).
 COMPOSE_PROJECT := abalone
-COMPOSE      = MODEL_DIR="$$(realpath -m -- "$$MODEL_DIR")" bash scripts/compose.sh -p $(COMPOSE_PROJECT)
+COMPOSE      = MODEL_DIR="$$(realpath -m -- "$$MODEL_DIR")" CAPTURE_DIR="$$(realpath -m -- "$$CAPTURE_DIR")" \
+               bash scripts/compose.sh -p $(COMPOSE_PROJECT)
 
 export IMAGE
 
@@ -64,8 +72,10 @@ evaluate: install ## 5-fold CV RMSE: this project's recipe vs the AWS template's
 ports-free: # fail early, naming the port, when GATEWAY_PORT or ENDPOINT_PORT is taken
 	@bash scripts/ports-free.sh $(COMPOSE_PROJECT) GATEWAY_PORT="$$GATEWAY_PORT" ENDPOINT_PORT="$$ENDPOINT_PORT"
 
-up: docker ports-free ## start the local endpoint (compose) serving $(MODEL_DIR), wait until healthy
+up: docker ports-free ## start the local endpoint (compose) serving $(MODEL_DIR), wait until healthy (CAPTURE_PERCENT=100: capture traffic)
 	@test -f "$$MODEL_DIR/xgboost-model" || { echo "no model in '$$MODEL_DIR': run make pipeline-local, or make model and MODEL_DIR=$(QUICK_MODEL_DIR)" >&2; exit 2; }
+	@# The gateway runs as nobody: the capture root must be writable by it.
+	mkdir -p -- "$$CAPTURE_DIR" && chmod 0777 -- "$$CAPTURE_DIR"
 	$(COMPOSE) up -d
 	$(PY) -m deploy.invoke wait --url "http://127.0.0.1:$$GATEWAY_PORT/ping" --timeout 120
 
@@ -160,7 +170,8 @@ USER_VARIABLES := MODEL_PACKAGE_GROUP BOOTSTRAP_STACK AUTO_DEPLOY_STACK ECR_REPO
                   BATCH_OUTPUT BATCH_INSTANCE_COUNT TRAIN_MODE PIPELINE_ARGS IMAGE GATEWAY_PORT \
                   ENDPOINT_PORT DATA \
                   MODEL_DIR BASE_IMAGE BENCH_ARGS ARTIFACT_BUCKET IMAGE_URI \
-                  SAGEMAKER_PIPELINE_ROLE_ARN ALARM_EMAIL
+                  SAGEMAKER_PIPELINE_ROLE_ARN ALARM_EMAIL \
+                  CAPTURE_PERCENT CAPTURE_DIR MONITOR_DIR MONITOR_ARGS
 $(foreach name,$(USER_VARIABLES),$(if $(filter command% environment%,$(origin $(name))),\
   $(eval override $(name) := $$(value $(name)))))
 export $(USER_VARIABLES)
@@ -259,3 +270,30 @@ SOAK_SECONDS ?= 180
 soak: install build ## soak the served image at saturation for SOAK_SECONDS (default 180)
 	test -f $(QUICK_MODEL_DIR)/xgboost-model || $(MAKE) model
 	$(PY) -m tests.reliability.soak --seconds $(SOAK_SECONDS) --model-dir $(QUICK_MODEL_DIR)
+
+# --- drift monitoring (monitoring/) ---
+# The monitor job runs in the image as SageMaker Processing runs it on AWS, as the calling user
+# (its report belongs to you), on the local endpoint abalone-$(STAGE)'s captures.
+DRIFT_DEMO_DIR := $(BUILD)/drift-demo
+.PHONY: monitor drift-demo
+
+monitor: docker ## drift report of abalone-$(STAGE)'s captures (last hour; MONITOR_ARGS="--window-hours 24") vs MODEL_DIR's baseline, into MONITOR_DIR
+	@test -f "$$MODEL_DIR/.baseline.json" || { echo "no drift baseline (.baseline.json) in '$$MODEL_DIR': models trained before baselines existed lack it; run make pipeline-local (or make model and MODEL_DIR=$(QUICK_MODEL_DIR))" >&2; exit 2; }
+	mkdir -p -- "$$CAPTURE_DIR/abalone-$$STAGE" "$$MONITOR_DIR"
+	docker run --rm --network none --user "$$(id -u):$$(id -g)" -e MPLCONFIGDIR=/tmp/matplotlib \
+	  -v "$$(realpath -- "$$CAPTURE_DIR/abalone-$$STAGE"):/monitor/captures:ro" \
+	  -v "$$(realpath -- "$$MODEL_DIR"):/monitor/model:ro" \
+	  -v "$$(realpath -- "$$MONITOR_DIR"):/monitor/output" \
+	  "$$IMAGE" process monitor --captures /monitor/captures --baseline /monitor/model \
+	  --output /monitor/output --endpoint-name "abalone-$$STAGE" $$MONITOR_ARGS
+	@echo "drift report: $$MONITOR_DIR/report.html"
+
+drift-demo: install build ## capture on; unshifted, then shifted abalone rows through the gateway (boto3); the monitor flags exactly the 2 shifted features
+	@test -f "$$MODEL_DIR/.baseline.json" || { echo "no drift baseline (.baseline.json) in '$$MODEL_DIR': run make pipeline-local (or make model and MODEL_DIR=$(QUICK_MODEL_DIR))" >&2; exit 2; }
+	$(MAKE) --no-print-directory up CAPTURE_PERCENT=100
+	$(PY) -m monitoring.demo send --endpoint-url "http://127.0.0.1:$$GATEWAY_PORT" \
+	  --endpoint-name "abalone-$$STAGE" --data "$$DATA" --captures "$$CAPTURE_DIR/abalone-$$STAGE" \
+	  --windows-dir $(DRIFT_DEMO_DIR)
+	$(MAKE) --no-print-directory monitor MONITOR_DIR=$(DRIFT_DEMO_DIR)/before MONITOR_ARGS="$$(cat $(DRIFT_DEMO_DIR)/before.args)"
+	$(MAKE) --no-print-directory monitor MONITOR_DIR=$(DRIFT_DEMO_DIR)/after MONITOR_ARGS="$$(cat $(DRIFT_DEMO_DIR)/after.args)"
+	$(PY) -m monitoring.demo check $(DRIFT_DEMO_DIR)
