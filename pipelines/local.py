@@ -8,6 +8,15 @@ What differs from a run on SageMaker, and why:
   passes, this run records the model in the local registry folder instead (`registry`), and the
   compose endpoint serves the latest recorded model. When it fails, the Fail step's message is
   the reason and nothing is recorded.
+- The incumbent is the registry's latest version (what `make up` serves; approval is recorded
+  locally, not enforced, so "newest Approved" would never be found). Its model.tar.gz is
+  copied next to the run's input and scored by Evaluate; with an empty registry, none.
+- A model byte-identical to the incumbent's (same data, same code: training is reproducible)
+  passes the gate but is not recorded again.
+
+Exit codes (pipelines/outcome.py): 0 a model was recorded, or it is the incumbent's again; 1
+the run failed, or the gate stopped the model and nothing was recorded before; 3 the gate
+stopped the model and the incumbent stays the newest version (make run goes on serving it).
 - Instance types are "local" (Docker on this machine); inputs and outputs are file:// under the
   work folder: <work>/<execution id>/<step>/<output>.
 - Several training instances are several containers of the image on one Docker network, each
@@ -59,6 +68,7 @@ class LocalSettings:
     work_dir: Path = DEFAULT_WORK_DIR
     registry_dir: Path = DEFAULT_REGISTRY_DIR
     rmse_threshold: float | None = None
+    rmse_tolerance: float | None = None
     approval_status: str = "PendingManualApproval"
     verify_data: bool = True
     hyperparameters: dict[str, str] = field(default_factory=dict)
@@ -74,6 +84,7 @@ class LocalSettings:
         parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
         parser.add_argument("--registry-dir", type=Path, default=DEFAULT_REGISTRY_DIR)
         parser.add_argument("--rmse-threshold", type=float, help="RmseThreshold for this run")
+        parser.add_argument("--rmse-tolerance", type=float, help="RmseTolerance for this run")
         parser.add_argument("--approval-status", default="PendingManualApproval")
         parser.add_argument("--no-verify", action="store_true", help="skip the sha256 check")
         parser.add_argument("--hyperparameters", type=json.loads, default={}, help="JSON object")
@@ -97,6 +108,7 @@ class LocalSettings:
             work_dir=args.work_dir.resolve(),
             registry_dir=args.registry_dir.resolve(),
             rmse_threshold=args.rmse_threshold,
+            rmse_tolerance=args.rmse_tolerance,
             approval_status=args.approval_status,
             verify_data=not args.no_verify,
             hyperparameters={str(k): str(v) for k, v in args.hyperparameters.items()},
@@ -125,6 +137,8 @@ class LocalRun:
     parameters: dict[str, Any]
     #: The Train step's model.tar.gz (a file:// URI), in either train mode; None if it did not run.
     model_data: str | None = None
+    #: The registry version scored as the incumbent; None on a first run.
+    incumbent_version: int | None = None
 
     @property
     def gate_passed(self) -> bool:
@@ -133,6 +147,13 @@ class LocalRun:
         return self.status == "Succeeded" and any(
             s.name == GATE and s.outcome is True for s in self.steps
         )
+
+    @property
+    def gate_stopped(self) -> bool:
+        """The gate ran and its condition was not met (the Fail step then ends the run)."""
+        from pipelines.steps import GATE
+
+        return any(s.name == GATE and s.outcome is False for s in self.steps)
 
     def output_path(self, step: str, output: str) -> Path:
         """The local folder a step wrote an output to (outputs are file:// URIs locally)."""
@@ -163,6 +184,18 @@ def stage_input(data: str, inputs_dir: Path) -> str:
     return input_dir.as_uri()
 
 
+def stage_incumbent(registry_dir: Path, inputs_dir: Path) -> tuple[int, str] | None:
+    """The registry's latest version and a file:// URI of a copy of its model.tar.gz in a folder
+    of its own (local mode mounts an input's folder); None when nothing was recorded."""
+    version = registry.latest_version(registry_dir)
+    if version is None:
+        return None
+    target = inputs_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-incumbent" / registry.MODEL_ARCHIVE
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(registry_dir / str(version) / registry.MODEL_ARCHIVE, target)
+    return version, target.as_uri()
+
+
 def run_local(settings: LocalSettings) -> LocalRun:
     """Build the pipeline for local mode and run it once (synchronously)."""
     import boto3
@@ -191,16 +224,20 @@ def run_local(settings: LocalSettings) -> LocalRun:
     )
     description = describe(settings.train_mode) + " Local mode: no Register step."
     session.create_pipeline(pipeline, description)
+    incumbent = stage_incumbent(settings.registry_dir, settings.work_dir / "inputs")
     try:
         execution = session.start_pipeline_execution(
-            PipelineName=pipeline.name, PipelineParameters=_local_parameters(settings)
+            PipelineName=pipeline.name,
+            PipelineParameters=_local_parameters(settings, incumbent[1] if incumbent else None),
         )
     finally:
         remove_job_containers(jobs_dir)
-    return _summarize(execution)
+    return _summarize(execution, incumbent[0] if incumbent else None)
 
 
-def _local_parameters(settings: LocalSettings) -> dict[str, Any]:
+def _local_parameters(settings: LocalSettings, incumbent_uri: str | None = None) -> dict[str, Any]:
+    """This run's parameters; with no incumbent, IncumbentModelUrl keeps its default (the
+    input: none)."""
     from pipelines import parameters as p
 
     values: dict[str, Any] = {
@@ -211,10 +248,14 @@ def _local_parameters(settings: LocalSettings) -> dict[str, Any]:
     }
     if settings.rmse_threshold is not None:
         values[p.RMSE_THRESHOLD] = float(settings.rmse_threshold)
+    if settings.rmse_tolerance is not None:
+        values[p.RMSE_TOLERANCE] = float(settings.rmse_tolerance)
+    if incumbent_uri is not None:
+        values[p.INCUMBENT_MODEL_URL] = incumbent_uri
     return values
 
 
-def _summarize(execution: Any) -> LocalRun:
+def _summarize(execution: Any, incumbent_version: int | None = None) -> LocalRun:
     from pipelines.steps import TRAIN
 
     described = execution.describe()
@@ -237,6 +278,7 @@ def _summarize(execution: Any) -> LocalRun:
         outputs=outputs,
         parameters=dict(execution.pipeline_parameters),
         model_data=model_data_of(outputs.get(TRAIN, {}), train.properties if train else {}),
+        incumbent_version=incumbent_version,
     )
 
 
@@ -264,32 +306,8 @@ def remove_job_containers(jobs_dir: Path) -> None:
     shutil.rmtree(jobs_dir, ignore_errors=True)
 
 
-def record_gated_model(run: LocalRun, settings: LocalSettings) -> Path:
-    """Record the model of a run whose gate passed as the next local registry version."""
-    from pipelines import parameters as p
-    from pipelines.steps import EVALUATE, EVALUATION
-    from training import report
-
-    evaluation = run.output_path(EVALUATE, EVALUATION) / report.REPORT_FILENAME
-    archive = run.model_archive
-    facts = {
-        "model_package_group": "local",
-        "approval_status": run.parameters[p.MODEL_APPROVAL_STATUS],
-        "execution_id": run.execution_id,
-        "image_uri": settings.image,
-        "input_data_uri": run.parameters[p.INPUT_DATA_URI],
-        "model_data": archive.as_uri(),
-        "rmse": report.metric_at(json.loads(evaluation.read_text())),
-        "rmse_threshold": run.parameters[p.RMSE_THRESHOLD],
-        "registered_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    return registry.record(
-        settings.registry_dir, model_archive=archive, evaluation=evaluation, facts=facts
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run locally; 0 when the gate passed and the model was recorded, 1 otherwise."""
+    """Run locally; the exit code of pipelines.outcome.report_outcome."""
     settings = LocalSettings.from_argv(argv, dict(os.environ))
     from pipelines.sessions import prepare_environment, quiet_sdk_logs
 
@@ -298,16 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = run_local(settings)
     print(f"execution {run.execution_id}: {run.status} (outputs in {settings.work_dir})")
     print_steps(run.steps)
-    if not run.gate_passed:
-        print(f"not recorded: {run.failure_reason}")
-        return 1
-    version_dir = record_gated_model(run, settings)
-    recorded = registry.read_version(version_dir)
-    model_dir = version_dir / registry.MODEL_DIR
-    print(f"gate passed: RMSE {recorded['rmse']:.4f} <= {recorded['rmse_threshold']}")
-    print(f"recorded as local version {recorded['version']}: {model_dir}")
-    print(f"serve it: make up MODEL_DIR={model_dir}")
-    return 0
+    from pipelines.outcome import report_outcome
+
+    return report_outcome(run, settings)
 
 
 if __name__ == "__main__":

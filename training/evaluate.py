@@ -51,7 +51,8 @@ def run(
     report.check_tolerance(tolerance)
     features, labels = splits.read_split(test_dir, splits.TEST)
     predictions = predict(load_booster(model_dir / schema.MODEL_FILENAME), features)
-    series = [plots.Series(CHALLENGER, labels, predictions)]
+    challenger_report = report.build_report(labels, predictions)
+    series = [_series(CHALLENGER, labels, predictions, challenger_report)]
     incumbent_report = None
     if incumbent is not None:
         rows = reencode(features, _transform(model_dir), _transform(incumbent.model_dir))
@@ -59,9 +60,9 @@ def run(
             load_booster(incumbent.model_dir / schema.MODEL_FILENAME), rows
         )
         incumbent_report = report.build_report(labels, incumbent_predictions)
-        series.append(plots.Series(INCUMBENT, labels, incumbent_predictions))
+        series.append(_series(INCUMBENT, labels, incumbent_predictions, incumbent_report))
     result = report.compare(
-        report.build_report(labels, predictions),
+        challenger_report,
         incumbent_report,
         tolerance=tolerance,
         incumbent_source=incumbent.source if incumbent else None,
@@ -74,6 +75,12 @@ def run(
     partial.write_text(json.dumps(result, indent=2) + "\n")
     os.replace(partial, output_dir / report.REPORT_FILENAME)  # the gate never reads half a file
     return result
+
+
+def _series(
+    name: str, labels: np.ndarray, predictions: np.ndarray, scored: dict[str, Any]
+) -> plots.Series:
+    return plots.Series(f"{name} (RMSE {report.metric_at(scored):.3f})", labels, predictions)
 
 
 def _transform(model_dir: Path) -> FeatureTransform:
