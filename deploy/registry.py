@@ -27,9 +27,9 @@ def _package(summary: dict[str, Any]) -> Package:
     )
 
 
-def latest_approved(sagemaker: Any, group: str) -> Package:
-    """The newest Approved package of `group`. The API sorts ascending by default: ask for
-    descending explicitly, or the oldest approved model would be deployed."""
+def newest_approved(sagemaker: Any, group: str) -> Package | None:
+    """The newest Approved package of `group`, or None. The API sorts ascending by default: ask
+    for descending explicitly, or the oldest approved model would come first."""
     response = sagemaker.list_model_packages(
         ModelPackageGroupName=group,
         ModelApprovalStatus=APPROVED,
@@ -39,12 +39,18 @@ def latest_approved(sagemaker: Any, group: str) -> Package:
         MaxResults=1,
     )
     summaries = response["ModelPackageSummaryList"]
-    if not summaries:
+    return _package(summaries[0]) if summaries else None
+
+
+def latest_approved(sagemaker: Any, group: str) -> Package:
+    """The newest Approved package of `group`; DeployError when there is none."""
+    package = newest_approved(sagemaker, group)
+    if package is None:
         raise DeployError(
             f"no Approved model package in group {group!r}: approve one in SageMaker Studio or "
             "with `aws sagemaker update-model-package --model-approval-status Approved ...`"
         )
-    return _package(summaries[0])
+    return package
 
 
 def approved_package(sagemaker: Any, arn: str, group: str) -> Package:

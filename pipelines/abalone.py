@@ -188,7 +188,7 @@ def _gate_step(
     # NB: one flat Join (no Join in it) of parameters, step properties and JsonGets of the
     # Evaluate step's property file. The SDK checks JsonGet references in any step's arguments,
     # and its own @step functions pass data to other steps as Std:JsonGet in their arguments;
-    # local mode resolves them too (tests/pipelines/test_champion_challenger.py reads them).
+    # local mode resolves them too (tests/pipelines/test_local_pipeline.py reads them).
     message = Join(
         on="",
         values=[

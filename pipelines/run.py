@@ -6,9 +6,13 @@
         upserts the pipeline, starts an execution and (unless --no-wait) follows it, printing each
         step's status as it changes.
 
+Before starting, run-pipeline resolves the incumbent (the newest Approved package of the model
+package group) and passes its model data as IncumbentModelUrl, or none (pipelines/incumbent.py).
+
 Exit codes: 0 the execution succeeded (or started, with --no-wait); 1 it failed or was stopped
-(the reason and each failed step's reason are printed); 2 bad arguments or settings; 3 still
-running when --timeout-minutes ran out; 4 an AWS call failed.
+(the reason and each failed step's reason are printed); 2 bad arguments or settings, or an
+incumbent that cannot be scored; 3 still running when --timeout-minutes ran out; 4 an AWS call
+failed.
 
 Settings come from the flags, then the seed's --kwargs (a Python dict literal, with its names:
 role, default_bucket, region, pipeline_name, model_package_group_name, base_job_prefix), then the
@@ -201,6 +205,25 @@ def pipeline_description(settings: PipelineSettings, given: str | None) -> str |
     return describe(settings.kwargs.get("train_mode", "processing"))
 
 
+def with_incumbent(
+    pipeline: Any, settings: PipelineSettings, parameters: dict[str, str]
+) -> dict[str, str]:
+    """Set IncumbentModelUrl to the newest Approved package's model data (or to none) for a
+    pipeline that declares it; print which. AWS errors propagate (exit code 4)."""
+    from pipelines import parameters as p
+    from pipelines.abalone import DEFAULT_MODEL_PACKAGE_GROUP
+    from pipelines.incumbent import execution_parameters
+
+    defaults = {param.name: param.default_value for param in pipeline.parameters}
+    if p.INCUMBENT_MODEL_URL not in defaults:
+        return parameters
+    group = settings.kwargs.get("model_package_group_name", DEFAULT_MODEL_PACKAGE_GROUP)
+    client = pipeline.sagemaker_session.sagemaker_client
+    chosen, line = execution_parameters(client, group, parameters, defaults[p.INPUT_DATA_URI])
+    print(line)
+    return chosen
+
+
 def report(result: ExecutionResult) -> int:
     """Print how the execution ended; the exit code."""
     if result.status == "Succeeded":
@@ -221,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from pipelines.executions import ExecutionTimeout, wait_for_execution
+    from pipelines.incumbent import IncumbentError
     from pipelines.sessions import RegionMissing
 
     parser = argparse.ArgumentParser(prog="run-pipeline", description=__doc__)
@@ -236,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     description = pipeline_description(settings, args.description)
     try:
+        parameters = with_incumbent(pipeline, settings, parameters)
         pipeline.upsert(role_arn=settings.kwargs["role"], description=description, tags=tags)
         print(f"upserted pipeline {pipeline.name}")
         arn = pipeline.start(parameters=parameters or None).arn
@@ -245,6 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         client = pipeline.sagemaker_session.sagemaker_client
         wait = {"poll_seconds": args.poll_seconds, "timeout_seconds": args.timeout_minutes * 60}
         return report(wait_for_execution(client, arn, **wait))
+    except IncumbentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ExecutionTimeout as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_TIMEOUT

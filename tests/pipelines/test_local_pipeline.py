@@ -1,11 +1,15 @@
 """The pipeline end to end with the SDK's local mode: the built image in Docker, a sample of the
-real data, the quality gate both ways, the local registry, and the compose endpoint serving the
-gated model.
+real data, the champion/challenger gate, the local registry, and the compose endpoint serving
+the gated model.
 
-Two runs share one workspace under build/ (local mode refuses inputs under the home directory):
-the first with a threshold any model passes, the second with one no model can pass and other
-hyperparameters, so its model differs. After both, the registry must hold only the first run's
-model, and that is the model the endpoint serves.
+Four runs share one workspace under build/ (local mode refuses inputs under the home
+directory) and so one registry, in order; the threshold passes any model, so only the
+relative check decides:
+    first   a deliberately weak model (few shallow rounds): no incumbent, recorded as version 1
+    better  the default recipe: beats version 1, recorded as version 2
+    worse   the weak model again: more than RmseTolerance worse than version 2, stopped; exit 3
+    again   the default recipe again: the same model.tar.gz as version 2, nothing recorded
+The endpoint then serves version 2.
 
 The runs share the machine with containers and a `sagemaker-local` network they did not create
 (the `foreign` fixture), as a SageMaker user's machine has them: the leftover check looks only at
@@ -24,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from pipelines import registry
+from pipelines.outcome import EXIT_KEPT
 from tests.integration.dockerutil import (
     WORKING_DIR_LABEL,
     compose_containers_under,
@@ -31,17 +36,16 @@ from tests.integration.dockerutil import (
     removed,
 )
 from tests.pipelines.conftest import REPO, LocalRun, run_locally
-from training import report, schema
+from training import evaluate, report, schema
 
 pytestmark = pytest.mark.integration
 
 SAMPLE_ROWS = 600
-PASSING_THRESHOLD = 100.0  # any model passes
-FAILING_THRESHOLD = 0.5  # no abalone model gets within half a ring
-PASSING_HYPERPARAMETERS = {"num_round": "40", "early_stopping_rounds": "10", "eta": "0.3"}
-FAILING_HYPERPARAMETERS = {"num_round": "15", "eta": "0.3", "max_depth": "2"}
-#: Local mode runs one container per job: Preprocess, Train and Evaluate, in each of the two runs.
-JOB_CONTAINERS = 6
+THRESHOLD = 100.0  # any model passes the absolute check: the relative one decides
+#: 4 rounds of depth-1 trees: RMSE about 3.1 on the sample's test rows, the default about 2.7.
+WEAK_HYPERPARAMETERS = {"num_round": "4", "eta": "0.3", "max_depth": "1"}
+#: Local mode runs one container per job: Preprocess, Train and Evaluate, in each of four runs.
+JOB_CONTAINERS = 12
 
 
 @pytest.fixture(scope="module")
@@ -54,86 +58,142 @@ def workspace(abalone_path: Path) -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def run_pipeline(workspace: Path, image: str, threshold: float, hyperparameters: dict) -> LocalRun:
+def run_pipeline(workspace: Path, image: str, hyperparameters: dict | None = None) -> LocalRun:
     data = workspace / "abalone-sample.data"
-    options = ("--rmse-threshold", str(threshold), "--hyperparameters", json.dumps(hyperparameters))
+    options = ["--rmse-threshold", str(THRESHOLD)]
+    if hyperparameters:
+        options += ["--hyperparameters", json.dumps(hyperparameters)]
     return run_locally(workspace, image, data, *options)
 
 
 @pytest.fixture(scope="module")
-def passed(workspace: Path, image: str, created) -> LocalRun:
-    return run_pipeline(workspace, image, PASSING_THRESHOLD, PASSING_HYPERPARAMETERS)
+def first(workspace: Path, image: str, created) -> LocalRun:
+    return run_pipeline(workspace, image, WEAK_HYPERPARAMETERS)
 
 
 @pytest.fixture(scope="module")
-def failed(workspace: Path, image: str, passed: LocalRun) -> LocalRun:
-    return run_pipeline(workspace, image, FAILING_THRESHOLD, FAILING_HYPERPARAMETERS)
+def better(workspace: Path, image: str, first: LocalRun) -> LocalRun:
+    return run_pipeline(workspace, image)
 
 
-def rmse_of(run: LocalRun) -> float:
-    evaluation = run.outputs / "Evaluate" / "evaluation" / report.REPORT_FILENAME
-    return report.metric_at(json.loads(evaluation.read_text()))
+@pytest.fixture(scope="module")
+def worse(workspace: Path, image: str, better: LocalRun) -> LocalRun:
+    return run_pipeline(workspace, image, WEAK_HYPERPARAMETERS)
 
 
-def test_every_step_writes_its_artifacts(passed):
-    assert passed.returncode == 0, passed.describe()
-    preprocess = passed.outputs / "Preprocess"
+@pytest.fixture(scope="module")
+def again(workspace: Path, image: str, worse: LocalRun) -> LocalRun:
+    return run_pipeline(workspace, image)
+
+
+def evaluation_of(run: LocalRun) -> dict:
+    return json.loads(
+        (run.outputs / "Evaluate" / "evaluation" / report.REPORT_FILENAME).read_text()
+    )
+
+
+def archive_of(run: LocalRun) -> Path:
+    return run.outputs / "Train" / "model" / schema.MODEL_ARCHIVE_FILENAME
+
+
+def test_every_step_writes_its_artifacts(first):
+    assert first.returncode == 0, first.describe()
+    preprocess = first.outputs / "Preprocess"
     for split in ("train", "validation", "test"):
         assert (preprocess / split / f"{split}.csv").stat().st_size > 0
     assert json.loads((preprocess / "preprocessing" / schema.PREPROCESSING_FILENAME).read_text())
-    with (passed.outputs / "Train" / "model" / schema.MODEL_ARCHIVE_FILENAME).open("rb") as archive:
+    with archive_of(first).open("rb") as archive:
         assert archive.read(2) == b"\x1f\x8b"  # gzip
-    evaluation = passed.outputs / "Evaluate" / "evaluation"
-    assert 1.0 < rmse_of(passed) < 4.0
-    assert list(evaluation.glob("*.png")), "evaluate writes its plots"
+    evaluation = first.outputs / "Evaluate" / "evaluation"
+    assert 1.0 < report.metric_at(evaluation_of(first)) < 4.0
+    for name in (evaluate.PREDICTED_VS_ACTUAL_PNG, evaluate.RESIDUALS_PNG):
+        assert (evaluation / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_the_gate_passes_and_the_model_is_recorded(passed, workspace):
-    assert passed.returncode == 0, passed.describe()
+def test_the_first_run_passes_without_an_incumbent(first, workspace):
+    assert first.returncode == 0, first.describe()
+    lines = first.stdout.splitlines()
     for line in ("  Preprocess: Succeeded", "  Train: Succeeded", "  Evaluate: Succeeded"):
-        assert line in passed.stdout.splitlines()
-    assert "  CheckRmse: Succeeded (condition met)" in passed.stdout.splitlines()
-    assert "RmseTooHigh" not in passed.stdout
+        assert line in lines
+    assert "  CheckRmse: Succeeded (condition met)" in lines
+    assert "incumbent: none" in lines
+    rmse = report.metric_at(evaluation_of(first))
+    assert f"gate passed: RMSE {rmse:.4f} <= {THRESHOLD}; {report.NO_INCUMBENT}" in lines
+    written = evaluation_of(first)
+    assert written["incumbent"] is None
+    assert written["gate"]["relative_check"] == report.NO_INCUMBENT
+    page = (first.outputs / "Evaluate" / "evaluation" / evaluate.REPORT_HTML).read_text()
+    assert report.NO_INCUMBENT in page
     root = workspace / "registry"
-    assert registry.versions(root) == [1]
-    assert registry.latest_version(root) == 1
     recorded = registry.read_version(root / "1")
-    assert recorded["execution_id"] == passed.execution_id
-    assert recorded["rmse"] == pytest.approx(rmse_of(passed))
-    assert recorded["rmse_threshold"] == PASSING_THRESHOLD
+    assert recorded["execution_id"] == first.execution_id
+    assert recorded["rmse"] == pytest.approx(rmse)
+    assert recorded["rmse_threshold"] == THRESHOLD
+    assert recorded["incumbent_version"] is None
     assert recorded["approval_status"] == "PendingManualApproval"
-    archive = passed.outputs / "Train" / "model" / schema.MODEL_ARCHIVE_FILENAME
-    assert recorded["model_data"] == archive.as_uri()
-    assert (root / "1" / registry.MODEL_ARCHIVE).read_bytes() == archive.read_bytes()
+    assert recorded["model_data"] == archive_of(first).as_uri()
+    assert (root / "1" / registry.MODEL_ARCHIVE).read_bytes() == archive_of(first).read_bytes()
     model_files = sorted(p.name for p in (root / "1" / registry.MODEL_DIR).iterdir())
-    assert model_files == sorted(
-        [
-            schema.MODEL_FILENAME,
-            schema.PREPROCESSING_FILENAME,
-            schema.BASELINE_FILENAME,
-            schema.MANIFEST_FILENAME,
-        ]
-    )
-    assert f"recorded as local version 1: {root / '1' / 'model'}" in passed.stdout
+    assert schema.MODEL_FILENAME in model_files and schema.MANIFEST_FILENAME in model_files
+    assert f"recorded as local version 1: {root / '1' / 'model'}" in first.stdout
 
 
-def test_the_gate_fails_with_the_fail_steps_message_and_records_nothing(failed, workspace):
-    assert failed.returncode == 1, failed.describe()
-    lines = failed.stdout.splitlines()
-    assert f"execution {failed.execution_id}: Failed (outputs in {workspace / 'runs'})" in lines
+def test_a_better_challenger_is_compared_with_the_incumbent_and_recorded(first, better, workspace):
+    assert better.returncode == 0, better.describe()
+    written = evaluation_of(better)
+    incumbent_rmse = report.metric_at(evaluation_of(first))
+    # Same data, same split: the incumbent scores on the Evaluate step exactly as it did.
+    assert report.metric_at(written["incumbent"]) == pytest.approx(incumbent_rmse)
+    assert report.metric_at(written) < incumbent_rmse / 1.01
+    assert written["gate"]["rmse_limit"] == pytest.approx(incumbent_rmse * 1.01)
+    assert "incumbent: local version 1" in better.stdout.splitlines()
+    assert f"(version 1: limit {incumbent_rmse * 1.01:.4f} = incumbent RMSE" in better.stdout
+    page = (better.outputs / "Evaluate" / "evaluation" / evaluate.REPORT_HTML).read_text()
+    assert "<th>challenger</th><th>incumbent</th>" in page
+    root = workspace / "registry"
+    recorded = registry.read_version(root / "2")
+    assert (recorded["incumbent_version"], recorded["execution_id"]) == (1, better.execution_id)
+    assert recorded["incumbent_rmse"] == pytest.approx(incumbent_rmse)
+    assert registry.latest_version(root) == 2
+
+
+def test_a_worse_challenger_is_stopped_and_the_incumbent_stays(better, worse, workspace):
+    assert worse.returncode == EXIT_KEPT, worse.describe()
+    lines = worse.stdout.splitlines()
+    assert f"execution {worse.execution_id}: Failed (outputs in {workspace / 'runs'})" in lines
     assert "  CheckRmse: Succeeded (condition not met)" in lines
+    written = evaluation_of(worse)
+    rmse, limit = report.metric_at(written), written["gate"]["rmse_limit"]
+    assert rmse > limit == pytest.approx(report.metric_at(evaluation_of(better)) * 1.01)
     fail_line = next(line for line in lines if line.startswith("  RmseTooHigh: Failed: "))
-    assert f"is above the threshold {FAILING_THRESHOLD}" in fail_line
+    # The Fail step's message names the challenger's RMSE and both limits, with the numbers.
+    assert f"Model RMSE {rmse} must be <= RmseThreshold {THRESHOLD}" in fail_line
+    assert f"<= the relative limit ({written['gate']['relative_check']})" in fail_line
+    assert (
+        f"limit {limit:.4f} = incumbent RMSE {written['gate']['incumbent_rmse']:.4f}" in fail_line
+    )
     assert "the model is not registered" in fail_line
-    report_uri = (failed.outputs / "Evaluate" / "evaluation" / report.REPORT_FILENAME).as_uri()
+    report_uri = (worse.outputs / "Evaluate" / "evaluation" / report.REPORT_FILENAME).as_uri()
     assert report_uri in fail_line
-    assert rmse_of(failed) > FAILING_THRESHOLD
-    assert registry.versions(workspace / "registry") == [1]
-    assert registry.latest_version(workspace / "registry") == 1
+    model_dir = workspace / "registry" / "2" / "model"
+    assert f"version 2 stays the newest recorded model (make up serves it): {model_dir}" in lines
+    assert registry.versions(workspace / "registry") == [1, 2]
+    assert registry.latest_version(workspace / "registry") == 2
+
+
+def test_the_same_model_again_records_nothing_new(better, again, workspace):
+    assert again.returncode == 0, again.describe()
+    assert archive_of(again).read_bytes() == archive_of(better).read_bytes()
+    assert "  CheckRmse: Succeeded (condition met)" in again.stdout.splitlines()
+    assert (
+        "the same model as version 2 (identical model.tar.gz): nothing new recorded; "
+        "make up serves version 2"
+    ) in again.stdout
+    assert registry.versions(workspace / "registry") == [1, 2]
 
 
 def test_local_mode_leaves_no_containers_or_job_folders(
-    passed, failed, workspace, created, docker_client, foreign
+    again, workspace, created, docker_client, foreign
 ):
     jobs_dir = workspace / "runs" / ".jobs"
     jobs = [c for c in created if Path(c.get(WORKING_DIR_LABEL, "/")).is_relative_to(jobs_dir)]
@@ -145,16 +205,15 @@ def test_local_mode_leaves_no_containers_or_job_folders(
     assert foreign.changes() == []
 
 
-def test_the_compose_endpoint_serves_the_gated_model(passed, failed, workspace, image):
+def test_the_compose_endpoint_serves_the_gated_model(better, worse, again, workspace, image):
     from container.invocations import predict_payload
     from container.model import load_model
     from deploy.invoke import RAW_ROW, invoke, runtime_client
 
-    gated = passed.outputs / "Train" / "model" / schema.MODEL_ARCHIVE_FILENAME
-    rejected = failed.outputs / "Train" / "model" / schema.MODEL_ARCHIVE_FILENAME
+    gated, rejected = archive_of(better), archive_of(worse)
     assert gated.read_bytes() != rejected.read_bytes(), "the two runs must train different models"
     model_dir = registry.latest_model_dir(workspace / "registry")
-    assert model_dir == workspace / "registry" / "1" / "model"
+    assert model_dir == workspace / "registry" / "2" / "model"
     registry.unpack_model(rejected, workspace / "rejected-model")
 
     def predicted(directory: Path) -> float:

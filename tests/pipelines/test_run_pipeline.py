@@ -105,8 +105,70 @@ def test_upserts_starts_and_follows_the_execution(moto_env, capsys):
     assert {p["Name"]: p["Value"] for p in parameters["PipelineParameters"]} == {
         "RmseThreshold": "2.3",
         "TrainingInstanceType": "ml.m5.xlarge",
+        # No Approved package in moto's empty registry: the value that means none.
+        "IncumbentModelUrl": DEFAULT_INPUT,
     }
+    assert "incumbent: none (no Approved package in group 'abalone'): only RmseThreshold" in out
     assert moto_env["elsewhere"] == []
+
+
+DEFAULT_INPUT = f"s3://{BUCKET}/abalone-pipeline/data/abalone.data"
+
+
+def register(client: Any, status: str, execution: str, group: str = "abalone") -> str:
+    url = f"s3://{BUCKET}/abalone-pipeline/{execution}/Train/model/model.tar.gz"
+    container = {"Image": IMAGE_URI, "ModelDataUrl": url}
+    return client.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus=status,
+        InferenceSpecification={
+            "Containers": [container],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+
+
+def execution_parameters(client: Any, out: str) -> dict[str, str]:
+    """The parameters of the execution run-pipeline last reported starting in `out`."""
+    started = [line for line in out.splitlines() if line.startswith("started execution ")]
+    arn = started[-1].removeprefix("started execution ")
+    listed = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
+    return {p["Name"]: p["Value"] for p in listed["PipelineParameters"]}
+
+
+def test_the_newest_approved_package_is_the_incumbent(moto_env, capsys):
+    client = sagemaker(moto_env["url"])
+    client.create_model_package_group(ModelPackageGroupName="abalone")
+    client.create_model_package_group(ModelPackageGroupName="other")
+    register(client, "Approved", "e1")
+    newest = register(client, "Approved", "e2")
+    register(client, "PendingManualApproval", "e3")  # newer, but not approved
+    register(client, "Rejected", "e4")
+    register(client, "Approved", "e5", group="other")
+    assert run_pipeline("--no-wait") == 0
+    url = f"s3://{BUCKET}/abalone-pipeline/e2/Train/model/model.tar.gz"
+    out = capsys.readouterr().out
+    assert execution_parameters(client, out)["IncumbentModelUrl"] == url
+    assert f"incumbent: {newest} ({url})" in out
+    assert moto_env["elsewhere"] == []
+
+
+def test_an_incumbent_given_on_the_command_line_is_used_or_none_when_empty(moto_env, capsys):
+    client = sagemaker(moto_env["url"])
+    client.create_model_package_group(ModelPackageGroupName="abalone")
+    register(client, "Approved", "e1")
+    given = "s3://elsewhere/model.tar.gz"
+    assert run_pipeline("--no-wait", "-p", f"IncumbentModelUrl={given}") == 0
+    out = capsys.readouterr().out
+    assert execution_parameters(client, out)["IncumbentModelUrl"] == given
+    assert f"incumbent: {given} (given)" in out
+    data = "s3://other-bucket/data/abalone.data"
+    assert run_pipeline("--no-wait", "-p", "IncumbentModelUrl=", "-p", f"InputDataUri={data}") == 0
+    out = capsys.readouterr().out
+    # Empty means none: the execution's own input stands for it.
+    assert execution_parameters(client, out)["IncumbentModelUrl"] == data
+    assert "incumbent: none (IncumbentModelUrl given empty)" in out
 
 
 def test_a_second_run_updates_the_pipeline_and_starts_again(moto_env, capsys):
