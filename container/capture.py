@@ -24,6 +24,7 @@ Standard library only: the gateway imports it.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import logging
@@ -51,6 +52,8 @@ DEFAULT_PERCENT: Final = 100
 #: for: a slow or failing disk must not slow requests.
 MAX_QUEUE: Final = 10_000
 EVENT_VERSION: Final = "0"
+#: How long a stopping gateway waits for queued records to reach the disk.
+CLOSE_TIMEOUT_S: Final = 5.0
 #: The tree is a development artefact written by the gateway's user (nobody in compose): the
 #: host user who owns the bind mount must be able to read and delete it, so umask is overridden.
 DIR_MODE: Final = 0o777
@@ -158,7 +161,7 @@ class CaptureWriter:
 
     `offer` costs a random draw and a non-blocking put; a full queue drops the record (counted in
     `dropped`), a write that fails is logged and counted in `failed`, and the request never sees
-    either. Counters are read by tests and logged at shutdown.
+    either. Counters are read by tests and logged by `close` (at the gateway's exit).
     """
 
     def __init__(
@@ -172,6 +175,7 @@ class CaptureWriter:
         self.root = root
         self.sampling_percentage = sampling_percentage
         self.captured = self.dropped = self.failed = 0
+        self._dropping = threading.Lock()  # offer runs on every request thread
         self._draw = draw
         self._queue: queue.Queue[Exchange] = queue.Queue(maxsize=max_queue)
         #: (endpoint, variant) -> the hour directory and the file this writer appends to there.
@@ -186,11 +190,29 @@ class CaptureWriter:
         try:
             self._queue.put_nowait(exchange)
         except queue.Full:
-            self.dropped += 1
+            with self._dropping:
+                self.dropped += 1
 
     def wait_until_written(self) -> None:
         """Block until every queued exchange is written or counted as failed (tests, shutdown)."""
         self._queue.join()
+
+    def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+        """Give queued records up to timeout_s to be written, then log the counters."""
+        waiter = threading.Thread(target=self._queue.join, daemon=True)
+        waiter.start()
+        waiter.join(timeout_s)
+        lost = self.dropped + self.failed + self._queue.unfinished_tasks
+        # WARNING when anything was lost: the gateway configures no logging, and Python's
+        # last-resort handler prints only warnings and errors.
+        log.log(
+            logging.WARNING if lost else logging.INFO,
+            "data capture: %d written, %d dropped (queue full), %d failed, %d still queued",
+            self.captured,
+            self.dropped,
+            self.failed,
+            self._queue.unfinished_tasks,
+        )
 
     def _run(self) -> None:
         while True:
@@ -259,4 +281,6 @@ def writer_from_settings(settings: CaptureSettings) -> CaptureWriter | None:
     if settings.root is None or settings.sampling_percentage == 0:
         return None
     log.info("data capture: %d%% of invocations to %s", settings.sampling_percentage, settings.root)
-    return CaptureWriter(settings.root, settings.sampling_percentage)
+    writer = CaptureWriter(settings.root, settings.sampling_percentage)
+    atexit.register(writer.close)  # a stopping gateway still writes what it has queued
+    return writer
