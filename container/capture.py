@@ -1,23 +1,27 @@
 """SageMaker Data Capture for the local runtime gateway: sampled request/response pairs written as
 JSON Lines in SageMaker's layout, off the request path.
 
-Checked against AWS's documentation and real captures (2026-11):
-- Record fields (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html,
-  "View captured data"): {"captureData": {"endpointInput": {...}, "endpointOutput": {...}},
-  "eventMetadata": {"eventId", "inferenceTime"}, "eventVersion": "0"}; each side holds
-  "observedContentType", "mode" ("INPUT" / "OUTPUT"), "data" and "encoding". "inferenceId" joins
-  eventMetadata when the caller sent one (InvokeEndpoint's InferenceId,
-  https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-merge.html).
-- Encoding (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataCaptureConfig.html,
-  API_CaptureContentTypeHeader.html): bodies whose type is listed in CsvContentTypes are kept as
-  text with "CSV", in JsonContentTypes as text with "JSON"; without a listing SageMaker base64-
-  encodes ("BASE64"). The lists are the endpoint template's (contract.CAPTURE_*_CONTENT_TYPES).
-- Layout (same page): s3://<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl, the hour
-  of the inference in UTC; files are named <minute>-<second>-<millisecond>-<uuid>.jsonl after the
-  time they were opened (seen in real listings, e.g. AllTraffic/2020/03/11/12/
-  32-18-648-cee08c3a-02ce-4790-b8ba-3173cfc12813.jsonl). The documentation's example times are
-  "2020-07-30T13:36:30Z"; we write milliseconds too ("...T13:36:30.123Z"), which readers of
-  either parse.
+What was checked, and where (2026-11, with the `search` tool over stored copies of AWS's pages
+and public code; where no AWS page was at hand, that is said):
+- The record's fields: AWS's "Capture data from real-time endpoint" page
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html)
+  names the layout; its sample record was not in the stored copy, so the fields were checked
+  against real captures quoted in public notebooks and books: {"captureData": {"endpointInput":
+  {...}, "endpointOutput": {...}}, "eventMetadata": {"eventId", "inferenceTime"},
+  "eventVersion": "0"}, each side with "observedContentType", "mode" ("INPUT" / "OUTPUT"),
+  "data", "encoding". "inferenceId" joins eventMetadata when InvokeEndpoint got an InferenceId
+  (what model-quality monitoring joins ground truth on; seen in public ground-truth merging code).
+- Encoding: DataCaptureConfig.CaptureContentTypeHeader
+  (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DataCaptureConfig.html: "If no
+  headers are specified SageMaker AI will by default base64 encode"): types listed in
+  CsvContentTypes are kept as text with "CSV", in JsonContentTypes with "JSON", others "BASE64".
+  The lists are the endpoint template's (contract.CAPTURE_*_CONTENT_TYPES; a test compares them).
+- Layout: s3://<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl (the page above),
+  the hour of the inference in UTC; files named <minute>-<second>-<millisecond>-<uuid>.jsonl
+  after the time they were opened, as real listings show (AllTraffic/2020/03/11/12/
+  32-18-648-cee08c3a-02ce-4790-b8ba-3173cfc12813.jsonl).
+- inferenceTime: real captures show both "2020-07-30T13:36:30Z" and "...T10:30:45.123Z"; we
+  write milliseconds, and the monitor reads either.
 
 Standard library only: the gateway imports it.
 """
