@@ -238,9 +238,9 @@ batch-transform: install ## batch-score BATCH_INPUT=s3://.../ into BATCH_OUTPUT=
 	  --model-package-group "$$MODEL_PACKAGE_GROUP" --bootstrap-stack "$$BOOTSTRAP_STACK" \
 	  --model-package-arn "$$MODEL_PACKAGE_ARN" --instance-count "$$BATCH_INSTANCE_COUNT" --wait
 
-deploy-monitoring: install ## drift monitor of the endpoint of STAGE: schedule, job roles, metric filters, alarm (ALARM_EMAIL optional; needs build/deploy/STAGE.json)
+deploy-monitoring: install ## drift monitor of the endpoint of STAGE: schedule, metric filters, alarm (ALARM_EMAIL once; needs build/deploy/STAGE.json)
 	$(PY) -m deploy.monitoring deploy --config "$(BUILD)/deploy/$$STAGE.json" \
-	  --bootstrap-stack "$$BOOTSTRAP_STACK" --parameter "AlarmEmail=$$ALARM_EMAIL"
+	  --bootstrap-stack "$$BOOTSTRAP_STACK" $${ALARM_EMAIL:+--parameter "AlarmEmail=$$ALARM_EMAIL"}
 
 monitor-now: install ## start one drift monitor job of the endpoint abalone-$(STAGE) now, with the schedule's own request
 	$(PY) -m deploy.monitoring run-once --endpoint-name "abalone-$$STAGE"

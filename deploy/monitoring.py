@@ -4,9 +4,11 @@ python -m deploy.monitoring deploy --config build/deploy/prod.json [--parameter 
 python -m deploy.monitoring run-once --endpoint-name abalone-prod
 
 `deploy` creates or updates the stack <endpoint>-monitoring from the stage's config (written by
-deploy.configs): the image and model.tar.gz of the package the endpoint serves, the endpoint's
-capture prefix, the bootstrap stack's artifact bucket for the reports. It refuses an endpoint
-that captures nothing, and creates the log group the metric filters read when it is missing.
+deploy.configs), through the stage's CloudFormation role: the image and model.tar.gz of the
+package the endpoint serves, the endpoint's capture prefix, and from the bootstrap stack the
+artifact bucket (reports) and the stage's monitor roles. It refuses an endpoint that captures
+nothing or elsewhere than s3://<ArtifactBucket>/data-capture/<endpoint> (all its job role may
+read), and creates the log group the metric filters read when it is missing.
 `run-once` starts one job now with exactly the request the schedule sends.
 """
 
@@ -54,29 +56,45 @@ def served_container(sagemaker: Any, package_arn: str) -> dict[str, str]:
 
 
 def monitoring_parameters(
-    config: Mapping[str, Any], container: Mapping[str, str], artifact_bucket: str
+    config: Mapping[str, Any], container: Mapping[str, str], bootstrap: Mapping[str, str]
 ) -> dict[str, str]:
     """The monitoring stack's parameters for the endpoint a stage config deploys."""
     endpoint_params = config.get("Parameters", {})
     endpoint = checked(str(endpoint_params.get("EndpointName", "")), ENDPOINT_PATTERN, "endpoint")
-    capture_uri = str(endpoint_params.get("DataCaptureS3Uri", ""))
-    if not capture_uri:
-        stage = config.get("Stage", "?")
+    stage = str(config.get("Stage", ""))
+    bucket = bootstrap["ArtifactBucket"]
+    expected = f"s3://{bucket}/data-capture/{endpoint}"
+    capture_uri = str(endpoint_params.get("DataCaptureS3Uri", "")).rstrip("/")
+    if capture_uri != expected:
+        found = f"DataCaptureS3Uri is {capture_uri!r}" if capture_uri else "it captures nothing"
         raise DeployError(
-            f"endpoint {endpoint} captures no traffic (DataCaptureS3Uri is empty in "
-            f"deploy/params/{stage}.json): set it and deploy the endpoint, then its monitor"
+            f"endpoint {endpoint}: {found} in deploy/params/{stage}.json; its monitor reads "
+            f"{expected} only: set that and deploy the endpoint, then its monitor"
         )
-    capture_bucket, capture_prefix = split_s3_uri(capture_uri, "DataCaptureS3Uri")
     model_bucket, model_key = split_s3_uri(container["ModelDataUrl"], "ModelDataUrl")
     return {
         "EndpointName": endpoint,
+        **_stage_roles(bootstrap, stage),
         "ImageUri": container["Image"],
         "ModelBucket": model_bucket,
         "ModelKey": model_key,
-        "CaptureBucket": capture_bucket,
-        "CapturePrefix": capture_prefix,
-        "OutputBucket": artifact_bucket,
+        "CaptureBucket": bucket,
+        "CapturePrefix": f"data-capture/{endpoint}",
+        "OutputBucket": bucket,
     }
+
+
+def _stage_roles(bootstrap: Mapping[str, str], stage: str) -> dict[str, str]:
+    names = {
+        "MonitorJobRoleArn": f"MonitorJob{stage.capitalize()}RoleArn",
+        "SchedulerRoleArn": f"MonitorScheduler{stage.capitalize()}RoleArn",
+    }
+    missing = [output for output in names.values() if output not in bootstrap]
+    if missing:
+        raise DeployError(
+            f"the bootstrap stack has no {', '.join(missing)}: update it (make deploy-bootstrap)"
+        )
+    return {parameter: bootstrap[output] for parameter, output in names.items()}
 
 
 def ensure_log_group(logs: Any) -> bool:
@@ -99,8 +117,25 @@ def stack_spec(
         template_body=TEMPLATE.read_text(),
         parameters={**parameters, **overrides},
         tags={**config.get("Tags", {}), "monitors": parameters["EndpointName"]},
-        capabilities=("CAPABILITY_IAM",),
+        role_arn=config.get("RoleArn"),
     )
+
+
+def kept_settings(cfn: Any, name: str, derived: Mapping[str, str]) -> dict[str, str]:
+    """The deployed stack's settings that differ from the template's defaults (schedule, window,
+    thresholds, alarm email: what is not derived from the stage config), so that a deploy
+    without them, the Deploy workflow's, keeps what was set by hand with --parameter."""
+    if stacks.stack_status(cfn, name) in (None, *stacks.DEAD_STATES):
+        return {}
+    summary = cfn.get_template_summary(StackName=name)["Parameters"]
+    defaults = {item["ParameterKey"]: item.get("DefaultValue") for item in summary}
+    (stack,) = cfn.describe_stacks(StackName=name)["Stacks"]
+    return {
+        item["ParameterKey"]: item["ParameterValue"]
+        for item in stack.get("Parameters", [])
+        if item["ParameterKey"] not in derived
+        and item["ParameterValue"] != defaults.get(item["ParameterKey"])
+    }
 
 
 def scheduled_request(target_input: str, *, execution_id: str, scheduled_time: str) -> Any:
@@ -129,11 +164,12 @@ def deploy(args: argparse.Namespace) -> int:
         raise DeployError(f"cannot read config {args.config}: {exc}") from exc
     container = served_container(client("sagemaker"), str(config.get("ModelPackageArn", "")))
     cfn = client("cloudformation")
-    bucket = stacks.stack_outputs(cfn, args.bootstrap_stack)["ArtifactBucket"]
-    parameters = monitoring_parameters(config, container, bucket)
+    bootstrap = stacks.stack_outputs(cfn, args.bootstrap_stack)
+    parameters = monitoring_parameters(config, container, bootstrap)
     if ensure_log_group(client("logs")):
         print(f"created log group {PROCESSING_LOG_GROUP} (no Processing job had run here yet)")
-    spec = stack_spec(config, parameters, dict(stacks._pairs(args.parameter)))
+    settings = {**kept_settings(cfn, f"{parameters['EndpointName']}{STACK_SUFFIX}", parameters)}
+    spec = stack_spec(config, parameters, {**settings, **dict(stacks._pairs(args.parameter))})
     outputs = stacks.deploy(cfn, spec, stacks.Waiting(poll_s=args.poll_seconds))
     stacks.print_outputs(spec.name, outputs)
     return 0

@@ -1,14 +1,17 @@
 """The drift monitor stack (deploy/templates/monitoring.yaml) and deploy.monitoring, its CLI.
 
 What moto 5.2.5 plays and what is checked otherwise:
-- moto's CloudFormation creates the stack's IAM roles with their real, resolved policies; it skips
+- The bootstrap stack (bootstrap.yaml) is created in moto_server: it holds the monitor's roles
+  (job and scheduler, per stage) with their real, resolved policies, and the stage roles that
+  deploy the monitor stack. moto's CloudFormation then creates the monitor stack but skips
   AWS::Scheduler::Schedule, AWS::Logs::MetricFilter and AWS::CloudWatch::Alarm (unsupported, with
   a warning). The schedule's target input is therefore resolved by moto as a stack output of the
   same template, then validated against botocore's CreateProcessingJob model (types, required
   members, lengths, and each string's pattern) and sent to moto's SageMaker by `run-once`.
 - The roles are evaluated with moto's own policy evaluator (moto.iam.access_control.IAMPolicy) for
-  each call the job and the scheduler make, derived from that request. moto evaluates StringEquals
-  conditions only, so the StringLike ones are matched here with fnmatch (IAM's * and ?).
+  each call the job, the scheduler and the deploy make, derived from that request where there is
+  one. moto evaluates StringEquals conditions only, so the StringLike ones are matched here with
+  fnmatch (IAM's * and ?).
 - The metric filters' JSON patterns are not evaluated by moto's Logs (it matches any JSON pattern):
   their conditions are parsed and applied to the line monitoring.metrics prints.
 - cfn-lint and checkov check the whole template (tests/deploy/test_static_checks.py).
@@ -32,24 +35,23 @@ from container import contract
 from deploy import monitoring, stacks
 from monitoring import metrics
 from tests.deploy.conftest import ACCOUNT, REGION, add_package
-from tests.deploy.test_stacks import FAST
-from tests.deploy.test_templates import policy_statements, resources, template
+from tests.deploy.test_stacks import BOOTSTRAP, FAST
+from tests.deploy.test_templates import resources, template
 
-BUCKET = "abalone-bootstrap-artifactbucket-1x2y3z"
 ENDPOINT = "abalone-prod"
-PARAMETERS = {
-    "EndpointName": ENDPOINT,
-    "ImageUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/abalone-byom@sha256:{'ab' * 32}",
-    "ModelBucket": BUCKET,
-    "ModelKey": "abalone-pipeline/k2h3gd8xnj4b/train/model/model.tar.gz",
-    "CaptureBucket": BUCKET,
-    "CapturePrefix": "data-capture/abalone-prod",
-    "OutputBucket": BUCKET,
-}
+MODEL_KEY = "abalone-pipeline/k2h3gd8xnj4b/train/model/model.tar.gz"
 #: What Scheduler puts in for the context attributes (the documented forms).
 EXECUTION_ID = "d32c5kddcf5bb8c3"
 SCHEDULED_TIME = "2026-11-30T00:15:00Z"
 NAME = "monitoring.yaml"
+#: The bootstrap roles whose policies the tests read, by output name.
+ROLES = (
+    "MonitorJobProdRoleArn",
+    "MonitorSchedulerProdRoleArn",
+    "CloudFormationProdRoleArn",
+    "GitHubProdRoleArn",
+    "GitHubStagingRoleArn",
+)
 
 
 def _with_input_output() -> str:
@@ -60,25 +62,40 @@ def _with_input_output() -> str:
     return json.dumps(body)
 
 
+def _policy(iam: Any, role_arn: str) -> dict[str, Any]:
+    name = role_arn.rsplit("/", 1)[1]
+    (policy_name,) = iam.list_role_policies(RoleName=name)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
+    # moto_server hands back the document as Python's repr of the template's dict.
+    return document if isinstance(document, dict) else ast.literal_eval(document)
+
+
 @pytest.fixture()
 def created(boto) -> dict[str, Any]:
-    """The stack created in moto_server: its outputs and the roles' resolved policies."""
+    """The bootstrap and prod's monitor stack in moto_server: outputs, parameters, policies."""
+    cfn = boto("cloudformation")
+    bootstrap = stacks.deploy(cfn, BOOTSTRAP, FAST)
+    bucket = bootstrap["ArtifactBucket"]
+    parameters = {
+        "EndpointName": ENDPOINT,
+        "MonitorJobRoleArn": bootstrap["MonitorJobProdRoleArn"],
+        "SchedulerRoleArn": bootstrap["MonitorSchedulerProdRoleArn"],
+        "ImageUri": f"{bootstrap['ImageRepositoryUri']}@sha256:{'ab' * 32}",
+        "ModelBucket": bucket,
+        "ModelKey": MODEL_KEY,
+        "CaptureBucket": bucket,
+        "CapturePrefix": f"data-capture/{ENDPOINT}",
+        "OutputBucket": bucket,
+    }
     spec = stacks.StackSpec(
         name=f"{ENDPOINT}-monitoring",
         template_body=_with_input_output(),
-        parameters=PARAMETERS,
-        capabilities=("CAPABILITY_IAM",),
+        parameters=parameters,
+        role_arn=bootstrap["CloudFormationProdRoleArn"],
     )
-    outputs = stacks.deploy(boto("cloudformation"), spec, FAST)
-    iam = boto("iam")
-    policies = {}
-    for key in ("MonitorJobRoleArn", "SchedulerRoleArn"):
-        name = outputs[key].rsplit("/", 1)[1]
-        (policy_name,) = iam.list_role_policies(RoleName=name)["PolicyNames"]
-        document = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
-        # moto_server hands back the document as Python's repr of the template's dict.
-        policies[key] = document if isinstance(document, dict) else ast.literal_eval(document)
-    return {"outputs": outputs, "policies": policies}
+    outputs = stacks.deploy(cfn, spec, FAST)
+    policies = {key: _policy(boto("iam"), bootstrap[key]) for key in ROLES}
+    return {"outputs": outputs, "bootstrap": bootstrap, "bucket": bucket, "policies": policies}
 
 
 def request_of(created: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +131,7 @@ def test_the_scheduled_request_is_a_valid_create_processing_job(created):
     assert report is None
     assert _patterns_hold(request, operation.input_shape) == []
     assert request["ProcessingJobName"] == f"{ENDPOINT}-drift-{EXECUTION_ID}"
-    assert request["RoleArn"] == created["outputs"]["MonitorJobRoleArn"]
+    assert request["RoleArn"] == created["bootstrap"]["MonitorJobProdRoleArn"]
 
 
 def test_the_longest_endpoint_name_still_makes_a_valid_job_name():
@@ -141,9 +158,10 @@ def test_the_job_reads_and_writes_where_the_image_expects(created):
     }
     inputs = {item["InputName"]: item["S3Input"] for item in request["ProcessingInputs"]}
     # Only this endpoint's captures, as <captures>/<endpoint>/<variant>/yyyy/mm/dd/hh/ locally.
-    assert inputs["captures"]["S3Uri"] == f"s3://{BUCKET}/data-capture/abalone-prod/{ENDPOINT}/"
+    bucket = created["bucket"]
+    assert inputs["captures"]["S3Uri"] == f"s3://{bucket}/data-capture/{ENDPOINT}/{ENDPOINT}/"
     assert inputs["captures"]["LocalPath"] == f"{contract.CAPTURES_INPUT}/{ENDPOINT}"
-    assert inputs["model"]["S3Uri"] == f"s3://{BUCKET}/{PARAMETERS['ModelKey']}"
+    assert inputs["model"]["S3Uri"] == f"s3://{bucket}/{MODEL_KEY}"
     assert inputs["model"]["LocalPath"] == str(contract.MODEL_INPUT)
     (output,) = request["ProcessingOutputConfig"]["Outputs"]
     assert output["S3Output"]["LocalPath"] == str(contract.MONITOR_OUTPUT)
@@ -188,7 +206,7 @@ def _calls(request: dict[str, Any]) -> dict[str, list[tuple[str, str, dict[str, 
         ("sagemaker:AddTags", job_arn, {}),
         ("iam:PassRole", request["RoleArn"], passed),
     ]
-    return {"MonitorJobRoleArn": job, "SchedulerRoleArn": scheduler}
+    return {"MonitorJobProdRoleArn": job, "MonitorSchedulerProdRoleArn": scheduler}
 
 
 def allowed(document: dict[str, Any], action: str, resource: str, context: dict[str, str]) -> bool:
@@ -219,12 +237,10 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_no_wildcard_action_and_star_resources_only_where_iam_has_no_resource_level():
-    for statement in policy_statements(NAME):
-        assert all(a != "*" and not a.endswith(":*") for a in _list(statement["Action"]))
-        if "*" in _list(statement["Resource"]):
-            justified = ("HasNoResourceLevelPermissions", "OnlyInSageMakerNamespaces")
-            assert statement["Sid"].endswith(justified), statement
+def test_the_monitor_stack_makes_no_iam():
+    """So the stage's CloudFormation role, which may not create roles, can deploy it."""
+    kinds = {item["Type"] for item in template(NAME)["Resources"].values()}
+    assert not {kind for kind in kinds if kind.startswith("AWS::IAM::")}
 
 
 def test_each_call_of_the_job_and_the_scheduler_is_allowed_by_its_role(created):
@@ -235,30 +251,95 @@ def test_each_call_of_the_job_and_the_scheduler_is_allowed_by_its_role(created):
 
 
 @pytest.mark.parametrize(
-    ("role", "action", "resource", "context"),
+    ("action", "key", "context"),
     [
-        ("MonitorJobRoleArn", "s3:GetObject", f"{BUCKET}/data-capture/abalone-staging/x", {}),
-        ("MonitorJobRoleArn", "s3:GetObject", f"{BUCKET}/data-capture/abalone-prod/other/x", {}),
-        ("MonitorJobRoleArn", "s3:GetObject", f"{BUCKET}/abalone-pipeline/data/abalone.data", {}),
-        ("MonitorJobRoleArn", "s3:PutObject", f"{BUCKET}/monitoring/abalone-staging/x", {}),
-        ("MonitorJobRoleArn", "s3:PutObject", f"{BUCKET}/abalone-pipeline/a/b/c/model.tar.gz", {}),
-        ("MonitorJobRoleArn", "s3:ListBucket", BUCKET, {"s3:prefix": "data-capture/"}),
-        ("MonitorJobRoleArn", "s3:ListBucket", BUCKET, {}),
+        ("s3:GetObject", "data-capture/abalone-staging/abalone-staging/AllTraffic/x", {}),
+        ("s3:GetObject", "abalone-pipeline/data/abalone.data", {}),
+        ("s3:GetObject", "abalone-pipeline/k2h3gd8xnj4b/evaluate/evaluation/evaluation.json", {}),
+        ("s3:PutObject", "monitoring/abalone-staging/x", {}),
+        ("s3:PutObject", "data-capture/abalone-prod/abalone-prod/AllTraffic/x", {}),
+        ("s3:PutObject", MODEL_KEY, {}),
+        ("s3:DeleteObject", "monitoring/abalone-prod/x", {}),
+        ("s3:ListBucket", "", {"s3:prefix": "data-capture/"}),
+        ("s3:ListBucket", "", {"s3:prefix": "abalone-pipeline/"}),
+        ("s3:ListBucket", "", {}),
     ],
 )
-def test_the_job_role_reaches_no_other_endpoints_data(created, role, action, resource, context):
-    assert not allowed(created["policies"][role], action, f"arn:aws:s3:::{resource}", context)
+def test_the_job_role_reaches_no_other_endpoints_data(created, action, key, context):
+    resource = f"arn:aws:s3:::{created['bucket']}" + (f"/{key}" if key else "")
+    assert not allowed(created["policies"]["MonitorJobProdRoleArn"], action, resource, context)
 
 
 def test_the_scheduler_role_starts_only_this_endpoints_jobs_and_passes_only_to_sagemaker(created):
-    document = created["policies"]["SchedulerRoleArn"]
+    document = created["policies"]["MonitorSchedulerProdRoleArn"]
     other = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:processing-job/abalone-staging-drift-x"
     assert not allowed(document, "sagemaker:CreateProcessingJob", other, {})
-    role = created["outputs"]["MonitorJobRoleArn"]
+    role = created["bootstrap"]["MonitorJobProdRoleArn"]
     assert not allowed(document, "iam:PassRole", role, {"iam:PassedToService": "ec2.amazonaws.com"})
-    pipeline_role = f"arn:aws:iam::{ACCOUNT}:role/abalone-sagemaker-execution"
     passed = {"iam:PassedToService": "sagemaker.amazonaws.com"}
-    assert not allowed(document, "iam:PassRole", pipeline_role, passed)
+    for other_role in ("SageMakerExecutionRoleArn", "MonitorJobStagingRoleArn"):
+        assert not allowed(document, "iam:PassRole", created["bootstrap"][other_role], passed)
+
+
+def _deploy_calls(created: dict[str, Any], stage: str) -> dict[str, list[Any]]:
+    """What `make deploy-monitoring STAGE=<stage>` calls as the GitHub role, and what
+    CloudFormation then calls as the stage's role (the resources the monitor stack holds)."""
+    where = f"{REGION}:{ACCOUNT}"
+    group = f"arn:aws:logs:{where}:log-group:{monitoring.PROCESSING_LOG_GROUP}"
+    stack = f"arn:aws:cloudformation:{where}:stack/abalone-{stage}-monitoring/5a1e"
+    scheduler_role = created["bootstrap"][f"MonitorScheduler{stage.capitalize()}RoleArn"]
+    topic = f"arn:aws:sns:{where}:abalone-{stage}-drift-alarm"
+    github = [
+        (action, stack, {})
+        for action in (
+            "CreateChangeSet",
+            "DescribeChangeSet",
+            "ExecuteChangeSet",
+            "DescribeStacks",
+            "GetTemplateSummary",
+        )
+    ]
+    github = [(f"cloudformation:{a}", r, c) for a, r, c in github]
+    github += [("logs:DescribeLogGroups", f"{group}:*", {}), ("logs:CreateLogGroup", group, {})]
+    cloudformation = [
+        (
+            f"scheduler:{action}Schedule",
+            f"arn:aws:scheduler:{where}:schedule/default/abalone-{stage}-drift-monitor",
+            {},
+        )
+        for action in ("Create", "Update", "Get", "Delete")
+    ]
+    cloudformation += [
+        ("iam:PassRole", scheduler_role, {"iam:PassedToService": "scheduler.amazonaws.com"}),
+        ("logs:PutMetricFilter", group, {}),
+        ("logs:DeleteMetricFilter", group, {}),
+        (
+            "cloudwatch:PutMetricAlarm",
+            f"arn:aws:cloudwatch:{where}:alarm:abalone-{stage}-drift",
+            {},
+        ),
+        ("sns:CreateTopic", topic, {}),
+        ("sns:Subscribe", topic, {}),
+    ]
+    return {
+        f"GitHub{stage.capitalize()}RoleArn": github,
+        "CloudFormationProdRoleArn": cloudformation,
+    }
+
+
+def test_the_prod_roles_can_deploy_prods_monitor_and_staging_cannot(created):
+    for role, calls in _deploy_calls(created, "prod").items():
+        refused = [call for call in calls if not allowed(created["policies"][role], *call)]
+        assert refused == [], role
+    staging = created["policies"]["GitHubStagingRoleArn"]
+    prod_calls = _deploy_calls(created, "prod")["GitHubProdRoleArn"]
+    assert [call for call in prod_calls if call[0].startswith("cloudformation:")]
+    for call in prod_calls:
+        if call[0].startswith("cloudformation:"):
+            assert not allowed(staging, *call), call
+    for call in _deploy_calls(created, "staging")["CloudFormationProdRoleArn"]:
+        if call[0] != "logs:PutMetricFilter" and call[0] != "logs:DeleteMetricFilter":
+            assert not allowed(created["policies"]["CloudFormationProdRoleArn"], *call), call
 
 
 def _conditions(pattern: str) -> list[tuple[str, str]]:
@@ -313,12 +394,19 @@ def test_the_alarm_watches_the_metric_the_job_publishes_for_this_endpoint():
 
 
 # --- deploy.monitoring: the stage config in, the stack out; one job started by hand ------------
+BUCKET = "abalone-bootstrap-artifactbucket-1x2y3z"
+CAPTURES = f"s3://{BUCKET}/data-capture/{ENDPOINT}"
+STAND_IN_ROLES = {
+    "MonitorJobProdRoleArn": f"arn:aws:iam::{ACCOUNT}:role/abalone-prod-drift-monitor-job",
+    "MonitorSchedulerProdRoleArn": f"arn:aws:iam::{ACCOUNT}:role/abalone-prod-drift-monitor-sched",
+}
 
 
 def _stage_config(tmp_path, package_arn: str, capture_uri: str) -> str:
     config = {
         "Stage": "prod",
         "StackName": "abalone-endpoint-prod",
+        "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/abalone-cloudformation-prod",
         "ModelPackageArn": package_arn,
         "Parameters": {"EndpointName": ENDPOINT, "DataCaptureS3Uri": capture_uri},
         "Tags": {"project": "abalone-byom", "stage": "prod"},
@@ -329,23 +417,25 @@ def _stage_config(tmp_path, package_arn: str, capture_uri: str) -> str:
 
 
 @pytest.fixture()
-def bootstrap(boto) -> None:
-    """A stand-in bootstrap stack: only its ArtifactBucket output is read."""
+def stand_in(boto) -> None:
+    """A stand-in bootstrap stack with the outputs deploy.monitoring reads (the real one is
+    exercised above and in the walk-through)."""
+    outputs = {"ArtifactBucket": BUCKET, **STAND_IN_ROLES}
     body = {
         "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
-        "Outputs": {"ArtifactBucket": {"Value": BUCKET}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
     }
-    boto("cloudformation").create_stack(
-        StackName="abalone-bootstrap", TemplateBody=json.dumps(body)
-    )
+    cfn = boto("cloudformation")
+    cfn.create_stack(StackName="abalone-bootstrap", TemplateBody=json.dumps(body))
 
 
 def test_deploy_makes_the_stack_from_the_served_package_and_the_capture_prefix(
-    boto, bootstrap, tmp_path, capsys
+    boto, stand_in, tmp_path, capsys
 ):
     package = add_package(boto("sagemaker"), status="Approved")
-    config = _stage_config(tmp_path, package, f"s3://{BUCKET}/data-capture/abalone-prod")
-    assert monitoring.main(["deploy", "--config", config, "--poll-seconds", "0.05"]) == 0
+    config = _stage_config(tmp_path, package, CAPTURES)
+    fast = ["--config", config, "--poll-seconds", "0.05"]
+    assert monitoring.main(["deploy", *fast, "--parameter", "WindowHours=6"]) == 0
     assert f"created log group {monitoring.PROCESSING_LOG_GROUP}" in capsys.readouterr().out
     (stack,) = boto("cloudformation").describe_stacks(StackName=f"{ENDPOINT}-monitoring")["Stacks"]
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
@@ -353,25 +443,41 @@ def test_deploy_makes_the_stack_from_the_served_package_and_the_capture_prefix(
     (container,) = described["InferenceSpecification"]["Containers"]
     assert parameters["ImageUri"] == container["Image"]
     assert f"s3://{parameters['ModelBucket']}/{parameters['ModelKey']}" == container["ModelDataUrl"]
-    assert (parameters["CaptureBucket"], parameters["CapturePrefix"]) == (
-        BUCKET,
-        "data-capture/abalone-prod",
-    )
+    assert f"s3://{parameters['CaptureBucket']}/{parameters['CapturePrefix']}" == CAPTURES
     assert parameters["OutputBucket"] == BUCKET
+    assert parameters["MonitorJobRoleArn"] == STAND_IN_ROLES["MonitorJobProdRoleArn"]
+    assert parameters["SchedulerRoleArn"] == STAND_IN_ROLES["MonitorSchedulerProdRoleArn"]
+    assert stack["RoleARN"].endswith(":role/abalone-cloudformation-prod")
     groups = boto("logs").describe_log_groups()["logGroups"]
     assert [group["logGroupName"] for group in groups] == [monitoring.PROCESSING_LOG_GROUP]
-    # Again: the log group is there, the stack unchanged.
-    assert monitoring.main(["deploy", "--config", config, "--poll-seconds", "0.05"]) == 0
+    assert parameters["WindowHours"] == "6"
+    # Again, as the Deploy workflow does (no --parameter): the setting made by hand stays, the
+    # log group is there, the stack unchanged.
+    assert monitoring.main(["deploy", *fast]) == 0
     out = capsys.readouterr().out
     assert "created log group" not in out and "no changes" in out
 
 
-def test_deploy_refuses_an_endpoint_that_captures_nothing(boto, bootstrap, tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("capture_uri", "found"),
+    [
+        ("", "it captures nothing"),
+        (f"s3://another-bucket/data-capture/{ENDPOINT}", "DataCaptureS3Uri is 's3://another-"),
+        (f"s3://{BUCKET}/captures/{ENDPOINT}", f"DataCaptureS3Uri is 's3://{BUCKET}/captures/"),
+    ],
+)
+def test_deploy_refuses_captures_the_monitor_role_cannot_read(
+    boto, stand_in, tmp_path, capsys, capture_uri, found
+):
     package = add_package(boto("sagemaker"), status="Approved")
-    config = _stage_config(tmp_path, package, "")
-    assert monitoring.main(["deploy", "--config", config]) == 1
-    assert "endpoint abalone-prod captures no traffic" in capsys.readouterr().err
-    assert boto("cloudformation").describe_stacks()["Stacks"][0]["StackName"] == "abalone-bootstrap"
+    assert (
+        monitoring.main(["deploy", "--config", _stage_config(tmp_path, package, capture_uri)]) == 1
+    )
+    err = capsys.readouterr().err
+    assert f"endpoint {ENDPOINT}: {found}" in err and f"reads {CAPTURES} only" in err
+    assert [s["StackName"] for s in boto("cloudformation").describe_stacks()["Stacks"]] == [
+        "abalone-bootstrap"
+    ]
 
 
 def test_run_once_starts_the_job_the_schedule_would(boto, created, capsys):
@@ -383,14 +489,15 @@ def test_run_once_starts_the_job_the_schedule_would(boto, created, capsys):
         FlexibleTimeWindow={"Mode": "OFF"},
         Target={
             "Arn": "arn:aws:scheduler:::aws-sdk:sagemaker:createProcessingJob",
-            "RoleArn": created["outputs"]["SchedulerRoleArn"],
+            "RoleArn": created["bootstrap"]["MonitorSchedulerProdRoleArn"],
             "Input": created["outputs"]["ScheduleInput"],
         },
     )
+    capsys.readouterr()
     assert monitoring.main(["run-once", "--endpoint-name", ENDPOINT]) == 0
     name = capsys.readouterr().out.split()[-1]
     assert re.fullmatch(rf"{ENDPOINT}-drift-[0-9a-f]{{16}}", name)
     job = boto("sagemaker").describe_processing_job(ProcessingJobName=name)
-    assert job["RoleArn"] == created["outputs"]["MonitorJobRoleArn"]
+    assert job["RoleArn"] == created["bootstrap"]["MonitorJobProdRoleArn"]
     uris = [item["S3Input"]["S3Uri"] for item in job["ProcessingInputs"]]
-    assert uris[0] == f"s3://{BUCKET}/data-capture/abalone-prod/{ENDPOINT}/"
+    assert uris[0] == f"s3://{created['bucket']}/data-capture/{ENDPOINT}/{ENDPOINT}/"

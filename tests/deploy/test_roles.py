@@ -120,6 +120,7 @@ def test_a_stage_role_reaches_only_its_own_stack_endpoint_and_service_role(stage
     role = f"GitHub{stage.capitalize()}Role"
     assert set(grants(role, "cloudformation:")) == {
         f"arn:${{AWS::Partition}}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/${{ProjectName}}-endpoint-{stage}/*",
+        f"arn:${{AWS::Partition}}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/${{ProjectName}}-{stage}-monitoring/*",
         "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${AWS::StackName}/*",
     }
     endpoints = [r for r in grants(role, "sagemaker:") if ":endpoint/" in r]
