@@ -34,7 +34,8 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 from container import contract
 from deploy import monitoring, stacks
 from monitoring import metrics
-from tests.deploy.conftest import ACCOUNT, REGION, add_package
+from tests.deploy.conftest import ACCOUNT, REGION, REPO, add_package
+from tests.deploy.test_injection import HOSTILE, assert_no_pwned, make
 from tests.deploy.test_stacks import BOOTSTRAP, FAST
 from tests.deploy.test_templates import resources, template
 
@@ -501,3 +502,17 @@ def test_run_once_starts_the_job_the_schedule_would(boto, created, capsys):
     assert job["RoleArn"] == created["bootstrap"]["MonitorJobProdRoleArn"]
     uris = [item["S3Input"]["S3Uri"] for item in job["ProcessingInputs"]]
     assert uris[0] == f"s3://{created['bucket']}/data-capture/{ENDPOINT}/{ENDPOINT}/"
+
+
+@pytest.mark.parametrize("value", HOSTILE.values(), ids=HOSTILE.keys())
+@pytest.mark.parametrize("variable", ["STAGE", "ALARM_EMAIL"])
+def test_hostile_values_for_the_monitor_targets_run_nothing(tmp_path, variable, value):
+    """`deploy-monitoring` (STAGE, ALARM_EMAIL) and `monitor-now` (STAGE) read them as quoted
+    shell variables; each fails (no such config, or the endpoint pattern) before any AWS call."""
+    other = [] if variable == "STAGE" else ["STAGE=nosuchstage"]
+    targets = ("deploy-monitoring", "monitor-now") if variable == "STAGE" else ("deploy-monitoring",)
+    for target in targets:
+        result = make(tmp_path, target, f"{variable}={value}", *other)
+        assert result.returncode != 0, result.stdout + result.stderr
+        assert "error: " in result.stderr and "Traceback" not in result.stderr
+        assert_no_pwned(tmp_path, REPO, REPO / "build", REPO / "build" / "deploy")
