@@ -30,6 +30,9 @@ KS_THRESHOLD: Final = 0.2
 MISSING_INCREASE_THRESHOLD: Final = 0.05
 #: Values outside the training split's range (or unseen categories), as a share of the rows.
 OUT_OF_RANGE_THRESHOLD: Final = 0.05
+#: The report's histograms: the baseline's bins, extended at their width over the window's range,
+#: up to this many extra bins (a wilder window gets evenly spaced bins over both ranges instead).
+MAX_EXTRA_BINS: Final = 200
 #: Below this many rows the statistics are reported but flag nothing (noise would).
 MIN_ROWS: Final = 100
 THRESHOLDS: Final = {
@@ -89,7 +92,25 @@ def numeric_drift(values: np.ndarray, sketch: Mapping[str, Any]) -> dict[str, An
         "mean": float(present.mean()) if present.size else None,
         "baseline_mean": sketch["mean"],
         "current": numeric_sketch(present),
+        "window_histogram": window_histogram(present, sketch["histogram"]["edges"]),
     }
+
+
+def window_histogram(present: np.ndarray, baseline_edges: Sequence[float]) -> dict[str, Any]:
+    """The window's counts over the baseline's histogram bins, extended to hold every value, so
+    the report draws both on one grid."""
+    edges = np.asarray(baseline_edges, dtype=np.float64)
+    low = min(edges[0], float(present.min())) if present.size else edges[0]
+    high = max(edges[-1], float(present.max())) if present.size else edges[-1]
+    width = (edges[-1] - edges[0]) / (len(edges) - 1) or 1.0
+    below = int(np.ceil((edges[0] - low) / width))
+    above = int(np.ceil((high - edges[-1]) / width))
+    if below + above > MAX_EXTRA_BINS:
+        grid = np.linspace(low, high, len(edges))
+    else:
+        grid = edges[0] + width * np.arange(-below, len(edges) + above)
+    counts, _ = np.histogram(present, bins=grid)
+    return {"edges": grid.tolist(), "counts": counts.tolist()}
 
 
 def categorical_drift(codes: Sequence[str | None], sketch: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,8 +27,9 @@ CURRENT_COLOR: Final = "tab:orange"
 def numeric_png(
     name: str, stats: Mapping[str, Any], baseline: Mapping[str, Any], path: Path
 ) -> Path:
-    """Baseline and window as densities over one set of bins covering both."""
-    edges = _common_edges(baseline, stats["current"])
+    """Baseline and window as densities over one grid (monitoring.drift.window_histogram)."""
+    edges = np.asarray(stats["window_histogram"]["edges"], dtype=np.float64)
+    counts = np.asarray(stats["window_histogram"]["counts"], dtype=np.float64)
     figure, axes = plt.subplots(figsize=FIGURE_SIZE)
     axes.stairs(
         _baseline_density(baseline, edges),
@@ -38,15 +39,13 @@ def numeric_png(
         color=BASELINE_COLOR,
         label=f"baseline (training split, n={baseline['count']})",
     )
-    current = stats["current"]
-    if current["count"]:
-        axes.stairs(
-            _density(current, edges),
-            edges,
-            linewidth=2,
-            color=CURRENT_COLOR,
-            label=f"window (n={current['count']})",
-        )
+    axes.stairs(
+        counts / max(counts.sum(), 1) / np.diff(edges),
+        edges,
+        linewidth=2,
+        color=CURRENT_COLOR,
+        label=f"window (n={int(counts.sum())})",
+    )
     axes.set_xlabel(name)
     axes.set_ylabel("density")
     axes.set_title(f"{name}: PSI {stats['psi']:.3f}, KS {stats['ks']:.3f}")
@@ -78,30 +77,13 @@ def categorical_png(name: str, stats: Mapping[str, Any], path: Path) -> Path:
     return _save(figure, axes, path)
 
 
-def _common_edges(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> np.ndarray:
-    """The baseline's histogram bins, extended at the same width to cover the window's range."""
-    edges = np.asarray(baseline["histogram"]["edges"], dtype=np.float64)
-    width = (edges[-1] - edges[0]) / (len(edges) - 1) or 1.0
-    low = min(edges[0], current.get("min", edges[0]))
-    high = max(edges[-1], current.get("max", edges[-1]))
-    below = int(np.ceil((edges[0] - low) / width))
-    above = int(np.ceil((high - edges[-1]) / width))
-    # A wild window (values 1000x the baseline's) would need thousands of bins: cap them.
-    if below + above > 200:
-        return np.linspace(low, high, 61)
-    return edges[0] + width * np.arange(-below, len(edges) + above)
-
-
 def _baseline_density(baseline: Mapping[str, Any], edges: np.ndarray) -> np.ndarray:
-    """The baseline histogram re-binned onto `edges` (its own bins sit inside them)."""
+    """The baseline histogram on `edges`: its own bins extended, so each lands in one bin (on
+    an evenly spaced grid, by its centre)."""
     centres = np.asarray(baseline["histogram"]["edges"], dtype=np.float64)
     centres = (centres[:-1] + centres[1:]) / 2
     counts, _ = np.histogram(centres, bins=edges, weights=baseline["histogram"]["counts"])
     return counts / max(counts.sum(), 1) / np.diff(edges)
-
-
-def _density(current: Mapping[str, Any], edges: np.ndarray) -> np.ndarray:
-    return _baseline_density(current, edges)
 
 
 def _save(figure: Any, axes: Any, path: Path) -> Path:
