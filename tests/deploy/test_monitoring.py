@@ -510,7 +510,7 @@ def test_hostile_values_for_the_monitor_targets_run_nothing(tmp_path, variable, 
     """`deploy-monitoring` (STAGE, ALARM_EMAIL) and `monitor-now` (STAGE) read them as quoted
     shell variables; each fails (no such config, or the endpoint pattern) before any AWS call."""
     other = [] if variable == "STAGE" else ["STAGE=nosuchstage"]
-    targets = ("deploy-monitoring", "monitor-now") if variable == "STAGE" else ("deploy-monitoring",)
+    targets = ["deploy-monitoring"] + (["monitor-now"] if variable == "STAGE" else [])
     for target in targets:
         result = make(tmp_path, target, f"{variable}={value}", *other)
         assert result.returncode != 0, result.stdout + result.stderr
