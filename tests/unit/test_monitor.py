@@ -199,3 +199,29 @@ def test_malformed_counts_every_line_but_keeps_a_few_examples():
     for number in range(100):
         malformed.add(f"f:{number}", "bad")
     assert malformed.count == 100 and len(malformed.examples) == 20
+
+
+def test_the_command_line_runs_a_window_and_prints_the_metrics_line(
+    tmp_path, model_dir, predictor, rows, capsys
+):
+    captures = tmp_path / "captures"
+    write_capture_file(captures, capture_lines(rows, predictor_of(predictor), START), START, "ep-1")
+    end = (START + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    argv = ["--captures", str(captures), "--baseline", str(model_dir), "--output"]
+    job.run_cli([*argv, str(tmp_path / "out"), "--window-end", end, "--window-hours", "1"])
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "40 records, 400 rows, 0 malformed; features in violation: none"
+    assert json.loads(printed[1])["endpoint_name"] == "ep-1"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("--window-hours", "0", "longer than 0 hours"), ("--window-end", "yesterday", "ISO 8601")],
+)
+def test_a_bad_window_is_a_clear_error(tmp_path, model_dir, option, value, message):
+    from training.errors import DataError
+
+    (tmp_path / "captures").mkdir()
+    argv = ["--captures", str(tmp_path / "captures"), "--baseline", str(model_dir)]
+    with pytest.raises(DataError, match=message):
+        job.run_cli([*argv, "--output", str(tmp_path / "out"), option, value])
