@@ -135,6 +135,29 @@ def test_the_scheduled_request_is_a_valid_create_processing_job(created):
     assert request["RoleArn"] == created["bootstrap"]["MonitorJobProdRoleArn"]
 
 
+def test_the_schedule_is_a_valid_create_schedule(created):
+    """The Schedule resource's properties, resolved, as Scheduler's CreateSchedule request."""
+    properties = template(NAME)["Resources"]["Schedule"]["Properties"]
+    defaults = {k: v.get("Default") for k, v in template(NAME)["Parameters"].items()}
+    request = {
+        "Name": properties["Name"]["Fn::Sub"].replace("${EndpointName}", ENDPOINT),
+        "Description": properties["Description"]["Fn::Sub"].replace("${EndpointName}", ENDPOINT),
+        "ScheduleExpression": defaults["ScheduleExpression"],
+        "ScheduleExpressionTimezone": properties["ScheduleExpressionTimezone"],
+        "FlexibleTimeWindow": properties["FlexibleTimeWindow"],
+        "State": defaults["ScheduleState"],
+        "Target": {
+            **properties["Target"],
+            "RoleArn": created["bootstrap"]["MonitorSchedulerProdRoleArn"],
+            "Input": created["outputs"]["ScheduleInput"],
+        },
+    }
+    operation = get_session().get_service_model("scheduler").operation_model("CreateSchedule")
+    assert validate_parameters(request, operation.input_shape) is None
+    assert _patterns_hold(request, operation.input_shape) == []
+    assert request["Name"] == f"{ENDPOINT}{monitoring.SCHEDULE_SUFFIX}"
+
+
 def test_the_longest_endpoint_name_still_makes_a_valid_job_name():
     allowed = template(NAME)["Parameters"]["EndpointName"]["AllowedPattern"]
     longest = "a" * 40
