@@ -65,8 +65,8 @@ def settings(tmp_path: Path, offline_env) -> LocalSettings:
     return LocalSettings(data="x", registry_dir=tmp_path / "registry", work_dir=tmp_path / "runs")
 
 
-def record_incumbent(settings: LocalSettings, tmp_path: Path, archive: bytes) -> None:
-    """Version 1 in the registry, as an earlier run left it (unpacking needs a real archive)."""
+def record_incumbent(settings: LocalSettings, archive: bytes) -> None:
+    """Version 1 in the registry as an earlier run leaves it (what report_outcome reads)."""
     version = settings.registry_dir / "1"
     (version / registry.MODEL_DIR).mkdir(parents=True)
     (version / registry.MODEL_ARCHIVE).write_bytes(archive)
@@ -74,7 +74,7 @@ def record_incumbent(settings: LocalSettings, tmp_path: Path, archive: bytes) ->
 
 
 def test_a_stopped_challenger_with_an_incumbent_keeps_it_exit_3(tmp_path, settings, capsys):
-    record_incumbent(settings, tmp_path, b"old")
+    record_incumbent(settings, b"old")
     run = local_run(tmp_path, gate=False, incumbent_version=1, rmse=2.4, incumbent_rmse=2.2)
     assert report_outcome(run, settings) == EXIT_KEPT
     out = capsys.readouterr().out.splitlines()
@@ -93,13 +93,13 @@ def test_a_stopped_first_model_is_a_failure_exit_1(tmp_path, settings, capsys):
 
 
 def test_a_failed_job_is_a_failure_even_with_an_incumbent(tmp_path, settings):
-    record_incumbent(settings, tmp_path, b"old")
+    record_incumbent(settings, b"old")
     run = local_run(tmp_path, gate=None, incumbent_version=1)  # the gate never ran
     assert report_outcome(run, settings) == 1
 
 
 def test_the_incumbents_own_model_again_is_not_recorded_twice(tmp_path, settings, capsys):
-    record_incumbent(settings, tmp_path, b"same")
+    record_incumbent(settings, b"same")
     run = local_run(tmp_path, gate=True, incumbent_version=1, archive=b"same", incumbent_rmse=2.2)
     assert report_outcome(run, settings) == 0
     out = capsys.readouterr().out

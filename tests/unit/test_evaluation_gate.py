@@ -99,7 +99,7 @@ def weak_incumbent(trained_workdir: Path, other_transform, tmp_path_factory) -> 
     mine = read_transform(trained_workdir / "model" / schema.PREPROCESSING_FILENAME)
     rows = evaluate.reencode(features, mine, other_transform)
     hp = Hyperparameters(num_round=3, early_stopping_rounds=0, eta=0.3, max_depth=2)
-    booster = train_booster((rows, labels), None, hp, emit=lambda line: None)
+    booster = train_booster((rows, labels), None, hp, emit=lambda _: None)
     model_dir = tmp_path_factory.mktemp("incumbent") / "model"
     artifact.write_model_dir(model_dir, booster, other_transform)
     return model_dir
@@ -109,9 +109,7 @@ def weak_incumbent(trained_workdir: Path, other_transform, tmp_path_factory) -> 
 def compared(trained_workdir: Path, weak_incumbent: Path, tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("compared")
     incumbent = evaluate.Incumbent(weak_incumbent, "s3://bucket/abalone-pipeline/e1/Train/model")
-    evaluate.run(
-        trained_workdir / "model", trained_workdir / "test", output, incumbent=incumbent
-    )
+    evaluate.run(trained_workdir / "model", trained_workdir / "test", output, incumbent=incumbent)
     return output
 
 
