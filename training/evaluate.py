@@ -21,6 +21,7 @@ import numpy as np
 
 from training import plots, report, schema, splits
 from training.artifact import load_booster
+from training.errors import DataError
 from training.features import FeatureTransform, read_transform
 from training.train import predict
 
@@ -84,7 +85,12 @@ def _series(
 
 
 def _transform(model_dir: Path) -> FeatureTransform:
-    return read_transform(model_dir / schema.PREPROCESSING_FILENAME)
+    """A model directory's fitted transform; DataError when it is missing or not this code's."""
+    path = model_dir / schema.PREPROCESSING_FILENAME
+    try:
+        return read_transform(path)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"unusable preprocessing: {exc}", source=str(path)) from None
 
 
 def reencode(

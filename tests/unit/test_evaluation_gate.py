@@ -263,3 +263,16 @@ def test_a_bad_tolerance_is_a_training_error(trained_workdir, tmp_path, toleranc
 
     with pytest.raises(TrainingError, match="--rmse-tolerance"):
         stages.run_processing(["evaluate", "--rmse-tolerance", tolerance])
+
+
+def test_an_incumbent_with_an_unusable_transform_is_a_data_error(trained_workdir, tmp_path):
+    incumbent = tmp_path / "incumbent"
+    artifact.copy_model_dir(trained_workdir / "model", incumbent)
+    (incumbent / schema.PREPROCESSING_FILENAME).write_text('{"format_version": 99}')
+    with pytest.raises(DataError, match=r"incumbent.*unusable preprocessing.*format 99"):
+        evaluate.run(
+            trained_workdir / "model",
+            trained_workdir / "test",
+            tmp_path / "out",
+            incumbent=evaluate.Incumbent(incumbent, "s3://b/old/model.tar.gz"),
+        )
