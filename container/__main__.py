@@ -77,10 +77,12 @@ def processing(args: Sequence[str]) -> int:
         from monitoring.job import run_cli
 
         return run_job(lambda: run_cli(args[1:]), Path(contract.PROCESSING_MESSAGE))
-    from training import stages
+    from training import processing, stages
 
     timeout = os.environ.get(contract.CLUSTER_TIMEOUT.name, contract.CLUSTER_TIMEOUT.default)
-    code = run_job(lambda: stages.run_processing(args, timeout), Path(contract.PROCESSING_MESSAGE))
+    code = run_job(
+        lambda: processing.run_processing(args, timeout), Path(contract.PROCESSING_MESSAGE)
+    )
     if code:
         stages.clear_partial_outputs(Path(contract.PROCESSING))
     return code

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from container import contract
 from container.jobs import MAX_MESSAGE_BYTES, run_job
-from training import schema, stages
+from training import processing, schema, stages
 
 SAMPLE_LINES = 80
 HYPERPARAMETERS = '{"num_round": "5", "early_stopping_rounds": "2"}'
@@ -89,7 +89,7 @@ def job(work: Callable[[], None], failure_file: Path) -> int:
 
 def run_processing(args: list[str], output: Path, failure_file: Path) -> int:
     """What `python -m container process ...` does, with the failure file moved to tmp."""
-    code = job(lambda: stages.run_processing(args), failure_file)
+    code = job(lambda: processing.run_processing(args), failure_file)
     if code:
         stages.clear_partial_outputs(output)
     return code

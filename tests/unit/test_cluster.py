@@ -129,11 +129,11 @@ def test_cluster_timeout_setting(text: str, ok: bool):
 
 
 def test_the_all_in_one_job_refuses_several_instances(tmp_path: Path):
-    from training import stages
+    from training import processing
 
     config = tmp_path / "resourceconfig.json"
     config.write_text(json.dumps({"current_host": "algo-2", "hosts": ["algo-1", "algo-2"]}))
     argv = ["all", "--resource-config", str(config), "--input", str(tmp_path / "raw")]
     with pytest.raises(TrainingError, match="runs on one instance"):
-        stages.run_processing([*argv, "--output", str(tmp_path / "out")])
+        processing.run_processing([*argv, "--output", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training import artifact, evaluate, report, schema, splits, stages
+from training import artifact, evaluate, processing, report, schema, splits, stages
 from training.errors import DataError
 from training.features import FeatureTransform, read_transform
 from training.hyperparameters import Hyperparameters
@@ -230,7 +230,7 @@ def test_process_evaluate_scores_the_incumbent_input(trained_workdir, tmp_path):
     archive_dir = tmp_path / "incumbent"
     archive_dir.mkdir()
     artifact.package_model(trained_workdir / "model", archive_dir / schema.MODEL_ARCHIVE_FILENAME)
-    stages.run_processing(
+    processing.run_processing(
         [
             "evaluate", "--model", str(trained_workdir / "model"),
             "--test", str(trained_workdir / "test"), "--output", str(tmp_path / "out"),
@@ -262,7 +262,7 @@ def test_a_bad_tolerance_is_a_training_error(trained_workdir, tmp_path, toleranc
     from training.errors import TrainingError
 
     with pytest.raises(TrainingError, match="--rmse-tolerance"):
-        stages.run_processing(["evaluate", "--rmse-tolerance", tolerance])
+        processing.run_processing(["evaluate", "--rmse-tolerance", tolerance])
 
 
 def test_an_incumbent_with_an_unusable_transform_is_a_data_error(trained_workdir, tmp_path):
