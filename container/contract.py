@@ -62,6 +62,8 @@ TEST_SPLIT: Final = "test"
 PREPROCESSING: Final = "preprocessing"
 MODEL: Final = "model"
 EVALUATION: Final = "evaluation"
+#: The model in production, which Evaluate also scores (the champion/challenger gate).
+INCUMBENT: Final = "incumbent"
 
 PROCESSING: Final = PurePosixPath("/opt/ml/processing")
 #: Processing inputs (where the pipeline's ProcessingInputs are mounted).
@@ -71,6 +73,7 @@ VALIDATION_INPUT: Final = PROCESSING / "input" / VALIDATION_SPLIT
 TEST_INPUT: Final = PROCESSING / "input" / TEST_SPLIT
 PREPROCESSING_INPUT: Final = PROCESSING / "input" / PREPROCESSING
 MODEL_INPUT: Final = PROCESSING / "input" / MODEL
+INCUMBENT_INPUT: Final = PROCESSING / "input" / INCUMBENT
 #: Processing outputs (uploaded as they are: real files, no symlinks).
 SPLITS_OUTPUT: Final = PROCESSING / "output"
 TRAIN_OUTPUT: Final = SPLITS_OUTPUT / TRAIN_SPLIT

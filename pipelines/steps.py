@@ -25,7 +25,7 @@ from sagemaker.core.workflow.functions import Join
 from sagemaker.mlops.workflow import ModelStep, ProcessingStep, TrainingStep
 
 from container import contract
-from training import report, schema
+from training import schema
 
 if TYPE_CHECKING:
     from sagemaker.core.helper.pipeline_variable import PipelineVariable
@@ -231,7 +231,7 @@ def evaluate_step(
     params = ctx.params
     arguments = ["process", "evaluate", "--model", str(contract.MODEL_INPUT)]
     arguments += ["--test", str(contract.TEST_INPUT), "--output", str(contract.EVALUATION_OUTPUT)]
-    arguments += ["--incumbent", str(report.INCUMBENT_INPUT)]
+    arguments += ["--incumbent", str(contract.INCUMBENT_INPUT)]
     arguments += ["--incumbent-url", params.incumbent_model_url]
     arguments += ["--placeholder-url", params.input_data_uri]
     # NB: ContainerArguments are strings: a one-value Join turns the Float parameter into one.
@@ -242,7 +242,7 @@ def evaluate_step(
             # The model.tar.gz object itself: SageMaker puts it in MODEL_INPUT/model.tar.gz.
             _input(MODEL, model_data, contract.MODEL_INPUT),
             *_split_inputs(preprocess, {TEST_SPLIT: contract.TEST_INPUT}),
-            _input(report.INCUMBENT, params.incumbent_model_url, report.INCUMBENT_INPUT),
+            _input(contract.INCUMBENT, params.incumbent_model_url, contract.INCUMBENT_INPUT),
         ],
         outputs=[_output(ctx, EVALUATE, EVALUATION, contract.EVALUATION_OUTPUT)],
         arguments=arguments,

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from container import contract
 from training import plots, report, schema, splits
 from training.artifact import load_booster
 from training.errors import DataError
@@ -29,7 +30,7 @@ PREDICTED_VS_ACTUAL_PNG: Final = "predicted_vs_actual.png"
 RESIDUALS_PNG: Final = "residuals.png"
 REPORT_HTML: Final = "report.html"
 CHALLENGER: Final = "challenger"
-INCUMBENT: Final = "incumbent"
+INCUMBENT: Final = contract.INCUMBENT
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", type=Path, default=Path(contract.MODEL_INPUT))
     ev.add_argument("--test", type=Path, default=Path(contract.TEST_INPUT))
     ev.add_argument("--output", type=Path, default=Path(contract.EVALUATION_OUTPUT))
-    ev.add_argument("--incumbent", type=Path, default=Path(report.INCUMBENT_INPUT))
+    ev.add_argument("--incumbent", type=Path, default=Path(contract.INCUMBENT_INPUT))
     ev.add_argument("--incumbent-url", default="", help="IncumbentModelUrl (empty: none)")
     ev.add_argument(
         "--placeholder-url", default="", help="the URL that stands for no incumbent (InputDataUri)"

@@ -15,8 +15,6 @@ from typing import Any, Final
 
 import numpy as np
 
-from container import contract
-
 REPORT_FILENAME: Final = "evaluation.json"
 #: The pipeline condition reads this path from REPORT_FILENAME (JsonGet); evaluation writes it.
 METRIC_JSON_PATH: Final = "regression_metrics.rmse.value"
@@ -29,9 +27,6 @@ GATE_RELATIVE_JSON_PATH: Final = "gate.relative_check"
 #: RmseTolerance's default: a challenger may be up to 1% worse than the incumbent (noise on a
 #: test split of a few hundred rows is larger than that; a real regression is not).
 DEFAULT_RMSE_TOLERANCE: Final = 0.01
-#: Where the Evaluate job finds the incumbent's model.tar.gz (its ProcessingInput).
-INCUMBENT: Final = "incumbent"
-INCUMBENT_INPUT: Final = contract.PROCESSING / "input" / INCUMBENT
 NO_INCUMBENT: Final = "no incumbent: only the absolute threshold applies"
 
 

@@ -191,11 +191,11 @@ def test_the_definitions_condition_on_reports_evaluation_writes(
 
 def test_evaluate_always_reads_an_incumbent_input_and_knows_what_means_none(processing):
     evaluate = processing["Evaluate"]
-    incumbent = inputs(evaluate)[report.INCUMBENT]
+    incumbent = inputs(evaluate)[contract.INCUMBENT]
     assert incumbent["S3Uri"] == {"Get": "Parameters.IncumbentModelUrl"}
-    assert incumbent["LocalPath"] == str(report.INCUMBENT_INPUT)
+    assert incumbent["LocalPath"] == str(contract.INCUMBENT_INPUT)
     arguments = container_arguments(evaluate)
-    assert option(arguments, "--incumbent") == str(report.INCUMBENT_INPUT)
+    assert option(arguments, "--incumbent") == str(contract.INCUMBENT_INPUT)
     assert option(arguments, "--incumbent-url") == {"Get": "Parameters.IncumbentModelUrl"}
     assert option(arguments, "--placeholder-url") == {"Get": "Parameters.InputDataUri"}
     tolerance = option(arguments, "--rmse-tolerance")
@@ -326,7 +326,7 @@ def test_container_arguments_use_the_shared_paths(processing):
     assert {name: i["LocalPath"] for name, i in inputs(evaluate).items()} == {
         "model": str(contract.MODEL_INPUT),
         "test": str(contract.TEST_INPUT),
-        "incumbent": str(report.INCUMBENT_INPUT),
+        "incumbent": str(contract.INCUMBENT_INPUT),
     }
     model_data = inputs(evaluate)["model"]["S3Uri"]["Std:Join"]["Values"]
     assert model_data[1] == schema.MODEL_ARCHIVE_FILENAME
