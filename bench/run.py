@@ -114,13 +114,16 @@ def base_scenarios(workers: int) -> list[Scenario]:
     ]
 
 
-def scenarios(workers: int, models: tuple[str, ...] = BOTH_MODELS) -> list[Scenario]:
-    """Every scenario once per model it runs on (in `models`); the first model's keep their
-    names, the others' are prefixed "<model>:", as are their floor payloads."""
+def scenarios(
+    workers: int, models: tuple[str, ...] = BOTH_MODELS, only: tuple[str, ...] = ()
+) -> list[Scenario]:
+    """Every scenario (of `only`, when given) once per model it runs on (in `models`); the
+    first model's keep their names, the others' are prefixed "<model>:", as do their floor
+    payloads."""
     out = []
     for model in models:
         for scenario in base_scenarios(workers):
-            if model not in scenario.models:
+            if model not in scenario.models or (only and scenario.name not in only):
                 continue
             if model == BOTH_MODELS[0]:
                 out.append(scenario)
@@ -174,7 +177,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="check the harness fast: 1 round of 1 s loads, a small batch, no host servers",
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=(),
+        choices=[s.name for s in base_scenarios(1)],
+        help="run these scenarios only (e.g. to repeat the multi-row ones)",
+    )
     args = parser.parse_args(argv)
+    args.only = tuple(args.only)
     if args.smoke:
         args.rounds, args.duration, args.no_host = 1, 1, True
         args.floor_budget, args.batch_bytes = 0.05, min(args.batch_bytes, 300_000)
@@ -330,7 +341,7 @@ def model_round(
     """One model's part of a round: its servers started fresh, every scenario on each in turn
     (the order rotates between rounds), then the fresh-container request memory."""
     prefix = model_prefix(model)
-    plan = [s for s in scenarios(args.workers, args.models) if s.model == model]
+    plan = [s for s in scenarios(args.workers, args.models, args.only) if s.model == model]
     started = start_servers(
         args, client, image_id, model_dir, run_id, {n for s in plan for n in s.servers}
     )
@@ -431,10 +442,12 @@ def main(argv: list[str] | None = None) -> int:
     indexes = {}
     for model in args.models:
         # The in-process floors per model: the deep one only for the multi-row payloads.
-        names = {s.payload for s in scenarios(args.workers, args.models) if s.model == model}
+        names = {
+            s.payload for s in scenarios(args.workers, args.models, args.only) if s.model == model
+        }
         names |= {
             s.floor_payload.removeprefix(model_prefix(model))
-            for s in scenarios(args.workers, args.models)
+            for s in scenarios(args.workers, args.models, args.only)
             if s.model == model
         }
         index = work / f"payloads-{model}.json"
@@ -466,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
             m: dict(zip(("trees", "max_depth"), workload.MODELS[m], strict=True))
             for m in args.models
         },
-        "scenarios": [asdict(s) for s in scenarios(args.workers, args.models)],
+        "scenarios": [asdict(s) for s in scenarios(args.workers, args.models, args.only)],
         "payloads": workload.payload_index(payloads),
     }
     summary = report.summarise(rounds, settings, described)

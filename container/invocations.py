@@ -22,7 +22,7 @@ class Prediction(NamedTuple):
 
 
 def predict_payload(
-    body: bytes,
+    body: bytes | bytearray,
     content_type: str | None,
     accept: str | None,
     predictor: Predictor,
@@ -40,7 +40,7 @@ def predict_payload(
 
 
 def _predict_chunks(
-    body: bytes, media_type: str, predictor: Predictor, limits: codecs.Limits
+    body: bytes | bytearray, media_type: str, predictor: Predictor, limits: codecs.Limits
 ) -> Prediction:
     """Each chunk decoded, checked, predicted and, for line-per-row outputs, encoded before the
     next is read: memory holds the body, the output and one chunk's work (a few hundred KiB)

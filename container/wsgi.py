@@ -78,6 +78,24 @@ def _close_after_response(start_response: StartResponse) -> None:
         force_close()
 
 
+#: Requests with bodies above this size are answered `Connection: close`. gthread workers each
+#: accept kept-alive connections whoever is busy, so 2 to 4 clients land unevenly on 2 workers
+#: (both on one, half the time, for 2 clients) and stay there, while the Python half of a large
+#: request runs one at a time per worker (the GIL): in `make bench`, 6 MB bodies at 2 clients
+#: took 1.0 to 1.9 s instead of 0.3 to 0.5 s. A client's next large request comes on a new
+#: connection, taken by an idle worker first (a busy one's accept waits for its GIL); the
+#: connection costs ~0.1 ms against the milliseconds such a request takes. Small requests keep
+#: their connection.
+SPREAD_BODY_BYTES: Final = 32 * 1024
+
+
+def _spread(environ: WSGIEnvironment) -> bool:
+    length = environ.get("CONTENT_LENGTH")
+    return (
+        bool(length) and len(length) >= 5 and length.isdigit() and int(length) > SPREAD_BODY_BYTES
+    )
+
+
 class RequestLog:
     """WSGI middleware around the Flask app: one access-log line per request (not /ping), and
     SageMaker's custom attributes echoed on every response, errors included.
@@ -99,7 +117,7 @@ class RequestLog:
             status[0] = code[:3]
             if attributes is not None:
                 headers.append((CUSTOM_ATTRIBUTES, attributes))
-            if environ.get(UNREAD_BODY_KEY):
+            if environ.get(UNREAD_BODY_KEY) or _spread(environ):
                 _close_after_response(start_response)
             return start_response(code, headers, exc_info)
 

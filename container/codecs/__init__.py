@@ -80,7 +80,7 @@ DECODERS: Final[dict[str, Decoder]] = {
 
 
 def decode(
-    body: bytes,
+    body: bytes | bytearray,
     content_type: str | None,
     limits: Limits = DEFAULT_LIMITS,
     records: RecordReader | None = None,

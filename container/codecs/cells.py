@@ -54,7 +54,7 @@ class Rows:
         return self.categories is not None
 
 
-def decode_text(body: bytes) -> str:
+def decode_text(body: bytes | bytearray) -> str:
     try:  # a leading byte-order mark is dropped (what "utf-8-sig" does, without its Python codec)
         return body.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:

@@ -32,7 +32,7 @@ def decode_csv(body: bytes, limits: Limits = DEFAULT_LIMITS) -> Rows:
 
 
 def decode_csv_chunks(
-    body: bytes, limits: Limits = DEFAULT_LIMITS, chunk_bytes: int = CHUNK_BYTES
+    body: bytes | bytearray, limits: Limits = DEFAULT_LIMITS, chunk_bytes: int = CHUNK_BYTES
 ) -> Iterator[Rows]:
     """The rows of `body` a chunk of whole lines at a time, checked as decode_csv checks the
     whole body: line breaks counted against max_rows before anything is split, every chunk held
@@ -61,7 +61,7 @@ def decode_csv_chunks(
         yield rows
 
 
-def _utf8(chunk: bytes, offset: int) -> str:
+def _utf8(chunk: bytes | bytearray, offset: int) -> str:
     try:
         return chunk.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -82,7 +82,15 @@ def _decode_text(
         values = _numeric_csv(lines, width)
         if values is not None:
             return Rows(values=values, first_row=first_row)
-    elif width > 1:  # raw rows: the sex codes split off, the measurements take the same path
+    elif width > 1 and len(lines) > _FEW_ROWS:
+        # Raw rows: the measurements parsed in place (np.loadtxt skips the first column), the
+        # sex codes sliced off once they have parsed: no list and two strings a row, which
+        # over a large body left ~10 MiB of the allocator's pages behind in a forked worker.
+        values = _numeric_csv(lines, width, first_column=1)
+        if values is not None:
+            categories = [line[: line.index(",")].strip() for line in lines]
+            return Rows(values=values, categories=categories, first_row=first_row)
+    elif width > 1:  # a few raw rows: the sex codes split off, then as encoded rows
         parts = [line.split(",", 1) for line in lines]
         if min(map(len, parts)) < 2:  # a row of one value: the checked path names it
             return _checked_csv(lines, width, raw, first_row)
@@ -116,10 +124,14 @@ _FEW_ROWS: Final = 8
 _INF: Final = float("inf")
 
 
-def _numeric_csv(lines: list[str], width: int) -> np.ndarray | None:
-    """The hot path: one vectorised parse of well-formed numbers. None sends the body down the
-    checked path, which names the row and column of whatever stopped this one."""
-    if len(lines) <= _FEW_ROWS:  # Python's float() skips numpy's setup; it takes what
+def _numeric_csv(lines: list[str], width: int, first_column: int = 0) -> np.ndarray | None:
+    """The hot path: one vectorised parse of well-formed numbers (of the columns from
+    `first_column` on). None sends the body down the checked path, which names the row and
+    column of whatever stopped this one."""
+    if len(lines) <= _FEW_ROWS:
+        assert not first_column, (
+            "a few rows are split by the caller"
+        )  # Python's float() skips numpy's setup; it takes what
         joined = ",".join(lines)  # numpy's strict parser refuses: those go the checked path
         if not joined.isascii() or "_" in joined:
             return None
@@ -135,23 +147,31 @@ def _numeric_csv(lines: list[str], width: int) -> np.ndarray | None:
         if _INF in numbers or -_INF in numbers:
             return None
         return np.array(numbers).reshape(len(lines), width)
-    if max(map(len, lines)) > MAX_NUMBER_CHARS and _longest_cell(lines) > MAX_NUMBER_CHARS:
+    # A row of `width` cells is at most MAX_NUMBER_CHARS + width - 1 long when no cell is too
+    # long; a row of another width is refused by np.loadtxt, whose cells are then as short.
+    longest = max(map(len, lines))
+    if longest > MAX_NUMBER_CHARS + width - 1 and _longest_cell(lines) > MAX_NUMBER_CHARS:
         return None
+    columns = range(first_column, width)
     try:
-        values = _loadtxt(lines)
+        values = _loadtxt(lines, columns)
     except ValueError:
         if not _has_empty_cells(lines):
             return None
         try:  # empty cells are missing values: spelled out, they take the same parse
-            values = _loadtxt([_fill_empty_cells(line) for line in lines])
+            values = _loadtxt([_fill_empty_cells(line) for line in lines], columns)
         except ValueError:
             return None
     return None if np.isinf(values).any() else values
 
 
-def _loadtxt(lines: list[str]) -> np.ndarray:
+def _loadtxt(lines: list[str], columns: range) -> np.ndarray:
     # numpy's C parser: ASCII decimal syntax only, linear in the text, no Python object a cell.
-    return np.loadtxt(lines, delimiter=",", dtype=np.float64, comments=None, ndmin=2)
+    # It refuses a row with fewer columns than `columns` needs; one with more is not refused,
+    # but _csv_width has checked that the commas add up, so some other row then has fewer.
+    return np.loadtxt(
+        lines, delimiter=",", dtype=np.float64, comments=None, ndmin=2, usecols=columns
+    )
 
 
 def _has_empty_cells(lines: list[str]) -> bool:

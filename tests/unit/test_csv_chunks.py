@@ -128,6 +128,24 @@ def test_invalid_utf8_in_a_later_chunk_names_its_offset_in_the_body() -> None:
     assert _chunked_error(broken) == "body is not UTF-8 text (invalid byte at offset 5000)"
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (("\n".join(_rows(RAW, 500))).encode(), CSV),
+        (('{"instances": [[' + ENCODED + "]]}").encode(), JSON),
+        (("\n".join(_rows(ENCODED, 50))).encode(), CSV),
+    ],
+    ids=["csv chunks", "json", "csv"],
+)
+def test_a_body_read_into_a_bytearray_gets_the_answer_of_bytes(
+    predictor, body: bytes, content_type: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(codecs, "CHUNK_BYTES", SMALL_CHUNK)
+    limits = codecs.Limits(max_columns=predictor.max_fields)
+    expected = predict_payload(body, content_type, CSV, predictor, CSV, limits)
+    assert predict_payload(bytearray(body), content_type, CSV, predictor, CSV, limits) == expected
+
+
 @pytest.mark.parametrize("size", [70_000, 3_000_000])
 def test_a_large_body_is_read_whole_from_gunicorns_own_reader(size: int) -> None:
     """gunicorn's real body objects over a real socket pair: wsgi.input is gunicorn's Body."""
