@@ -121,10 +121,10 @@ BENCH_ARGS ?=
 bench-tools: ## install the benchmark's load generator (wrk, from Debian's packages)
 	bash scripts/install-bench-tools.sh
 
-bench: install build bench-tools ## serving benchmark vs its floors, 3 interleaved rounds (~5 min); JSON in build/bench/
+bench: install build bench-tools ## serving benchmark vs its floors and the naive reference, 2 models, 3 interleaved rounds (~10 min); JSON in build/bench/
 	ABALONE_DATA="$$DATA" $(PY) -m bench $$BENCH_ARGS
 
-bench-smoke: install build bench-tools ## one short round of the benchmark, to check the harness (~30 s)
+bench-smoke: install build bench-tools ## one short round of the benchmark (naive reference included), to check the harness (~1 min)
 	ABALONE_DATA="$$DATA" $(PY) -m bench --smoke $$BENCH_ARGS
 
 .PHONY: bench-worstcase

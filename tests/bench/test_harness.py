@@ -106,6 +106,62 @@ def test_ratios_are_medians_of_per_round_ratios_to_the_floors() -> None:
     assert "[met ] image < 500 MB: 438 MB" in text
 
 
+def test_multi_row_figures_are_ratios_to_the_naive_reference_and_the_physical_limit() -> None:
+    def load(rows_per_s: float, p50_ms: float, p99_ms: float) -> dict:
+        return {
+            **{"req_per_s": rows_per_s / 1000, "rows_per_s": rows_per_s, "errors": 0},
+            **{"p50_ms": p50_ms, "p90_ms": p50_ms, "p99_ms": p99_ms, "max_ms": p99_ms},
+            **{"requests": 10, "peak_memory": {}},
+        }
+
+    def round_(predict_ms: float, real: float, reference: float, peak_mib: float) -> dict:
+        floor = {"rows": 1000, "predict_s": predict_ms / 1000}
+        memory = {"peak_above_idle_mib": peak_mib, "x_body": peak_mib / 6}
+        return {
+            "floor": {"payloads": {"csv1000": floor, "deep:csv1000": floor}},
+            "loads": {
+                "csv1000_c4": {
+                    "real/docker": load(real, 10, 30),
+                    "reference/docker": load(reference, 12, 20),
+                },
+                "deep:csv1000_c4": {"real/docker": load(real / 4, 40, 200)},
+            },
+            "servers": {},
+            "request_memory": {"csv1000_c4": {"real/docker": memory}},
+        }
+
+    settings = {
+        **SETTINGS,
+        "scenarios": [
+            {"name": "csv1000_c4", "label": "1,000 rows", "payload": "csv1000"}
+            | {"floor_payload": "csv1000"},
+            {"name": "deep:csv1000_c4", "label": "1,000 rows [deep]", "payload": "csv1000"}
+            | {"floor_payload": "deep:csv1000"},
+        ],
+        "payloads": [{"name": "csv1000", "rows": 1000}],
+    }
+    # physical limit: 2 usable cores x 1000 rows / predict_s: 1,000,000, 800,000, 500,000 rows/s
+    rounds = [
+        round_(2.0, 600_000, 400_000, 12),
+        round_(2.5, 400_000, 200_000, 18),
+        round_(4.0, 450_000, 300_000, 30),
+    ]
+    summary = report.summarise(rounds, settings, MACHINE)
+    real = summary["loads"]["csv1000_c4"]["real/docker"]
+    assert real["of_reference"] == pytest.approx(1.5)  # 1.5, 2.0, 1.5
+    assert real["of_physical_limit"] == pytest.approx(0.6)  # 0.6, 0.5, 0.9
+    assert real["p99_over_p50"] == pytest.approx(3.0)
+    assert real["request_peak_x_body"]["median"] == pytest.approx(3.0)
+    assert summary["loads"]["csv1000_c4"]["reference/docker"]["of_reference"] is None
+    targets = {t["target"]: t for t in summary["targets"]}
+    assert targets["1,000 rows, 4 clients: rows/s >= 1.65x the naive reference"]["met"] is False
+    assert targets["1,000 rows, 4 clients: p99 < 4x p50"]["met"] is True
+    assert targets["1,000 rows, 4 clients [deep model]: p99 < 4x p50"]["met"] is False
+    assert targets["6 MB raw rows: rows/s >= 1.65x the naive reference"]["met"] is None
+    text = report.render(summary, settings, MACHINE)
+    assert "1.50x" in text and "60%" in text
+
+
 def test_the_framework_floor_app_reads_the_body_and_returns_a_constant() -> None:
     client = create_app(limit=1024).test_client()
     assert client.get("/ping").status_code == 200
@@ -158,12 +214,18 @@ def test_a_smoke_run_writes_the_json_report(tmp_path: Path) -> None:
     assert document["machine"]["cpus"] >= 1
     assert document["machine"]["docker_version"]
     loads = document["summary"]["loads"]
-    for scenario in ("csv1_c1", "csv1_c8", "csv1000_c4", "json1_c8", "raw1_c8", "batch"):
+    scenarios = ("csv1_c1", "csv1_c8", "csv1000_c4", "json1_c8", "raw1_c8", "batch", "batch_enc")
+    for scenario in scenarios:
         for entry in loads[scenario].values():
             assert entry["errors"] == 0, (scenario, entry)
             assert entry["req_per_s"]["median"] > 0
     assert loads["csv1_c1"]["real/docker"]["p50_over_framework_ms"] is not None
     assert loads["csv1_c8"]["real/docker"]["throughput_of_floor"] > 0
+    assert loads["csv1000_c4"]["real/docker"]["of_reference"] > 0  # the naive reference ran
+    assert loads["csv1000_c4"]["real/docker"]["of_physical_limit"] > 0
+    for scenario in ("batch", "batch_enc"):
+        assert loads[scenario]["batch/docker"]["of_reference"] > 0
+        assert loads[scenario]["batch/docker"]["request_peak_above_idle_mib"]["median"] >= 0
     real = document["summary"]["servers"]["real/docker"]
     assert 0 < real["cold_start_s"]["median"] < 60
     assert real["idle_pss_mib"]["median"] > 10
