@@ -10,6 +10,7 @@ import threading
 
 import numpy as np
 import pytest
+import xgboost as xgb
 from gunicorn.http.body import Body, LengthReader
 from gunicorn.http.unreader import SocketUnreader
 
@@ -18,6 +19,8 @@ from container.body import _read_body
 from container.contract import CSV, JSON, JSONLINES
 from container.errors import InvalidPayload, TooManyLines, TooManyRows, TooManyValues
 from container.invocations import predict_payload
+from container.model import Predictor, load_model
+from training.artifact import write_model_dir
 
 RAW = "M,0.455,0.365,0.095,0.514,0.2245,0.101,0.15"
 ENCODED = "-0.57,-0.43,-1.06,-0.64,-0.61,-0.73,-0.64,0,0,1"
@@ -63,6 +66,45 @@ def test_a_large_body_gets_byte_for_byte_the_answer_of_the_whole_body_path(
     whole = predict_payload(body, CSV, accept, predictor, CSV, limits)
     assert chunked == whole
     assert chunked.rows == 3_000
+
+
+@pytest.fixture(scope="module")
+def deep_predictor(predictor, tmp_path_factory: pytest.TempPathFactory) -> Predictor:
+    """Full-depth trees (depth 8, 256 leaves: beyond the table walker) on random data, with the
+    abalone preprocessing, served from a model directory as the image serves one."""
+    rng = np.random.default_rng(3)
+    features = np.hstack([rng.standard_normal((4_000, 7)), np.eye(3)[rng.integers(0, 3, 4_000)]])
+    labels = rng.uniform(1, 30, 4_000)
+    params = {"max_depth": 8, "eta": 0.3, "tree_method": "hist", "nthread": 1}
+    booster = xgb.train(params, xgb.DMatrix(features, label=labels), num_boost_round=40)
+    model_dir = tmp_path_factory.mktemp("deep") / "model"
+    write_model_dir(model_dir, booster, predictor.transform)
+    deep = load_model(model_dir)
+    assert deep.walker is None  # XGBoost predicts every batch of this model
+    return deep
+
+
+@pytest.mark.parametrize("model", ["predictor", "deep_predictor"])
+@pytest.mark.parametrize("line", [RAW, ENCODED], ids=["raw", "encoded"])
+def test_a_chunked_answer_is_xgboosts_own_prediction_of_every_row(
+    model: str, line: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parity with XGBoost itself: every row of a many-chunk body, through the server's path,
+    against inplace_predict on the features the training code's transform makes of it."""
+    served: Predictor = request.getfixturevalue(model)
+    lines = _rows(line, 2_000)
+    monkeypatch.setattr(codecs, "CHUNK_BYTES", SMALL_CHUNK)
+    limits = codecs.Limits(max_columns=served.max_fields)
+    answer = predict_payload(("\n".join(lines)).encode(), CSV, CSV, served, CSV, limits)
+    cells = [row.split(",") for row in lines]
+    if line == RAW:
+        numeric = np.array([row[1:] for row in cells], dtype=np.float64)
+        features = served.transform.encode([row[0] for row in cells], numeric)
+    else:
+        features = np.array(cells, dtype=np.float64).astype(np.float32)
+    expected = served.booster.inplace_predict(features, validate_features=False)
+    got = np.array(answer.body.decode().split(), dtype=np.float64)
+    assert np.array_equal(got, expected.astype(np.float64))  # exact: the same float32 values
 
 
 def _chunked_error(body: bytes) -> str:
