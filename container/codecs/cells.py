@@ -71,7 +71,7 @@ def nonblank_lines(text: str, limits: Limits) -> list[str]:
     breaks = text.count("\n")
     if breaks > limits.max_rows:
         raise TooManyLines(breaks, limits.max_rows)
-    lines = [line for line in text.split("\n") if line.strip()]
+    lines = list(filter(str.strip, text.split("\n")))  # the lines that are not blank
     if not lines:
         raise InvalidPayload("empty body: send at least one row")
     check_rows(len(lines), limits)
