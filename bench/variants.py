@@ -48,6 +48,7 @@ VARIANTS: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {
     f"{contract.ACCESS_LOG.name}=false": ("real", {contract.ACCESS_LOG.name: "false"}, {}),
     "docker --log-driver none": ("real", {}, {"log_config": {"type": "none", "config": {}}}),
     f"{contract.THREADS.name}=2": ("real", {contract.THREADS.name: "2"}, {}),
+    f"{contract.THREADS.name}=1": ("real", {contract.THREADS.name: "1"}, {}),
     "1 worker": ("real", {contract.WORKERS.name: "1"}, {}),
     "3 workers": ("real", {contract.WORKERS.name: "3"}, {}),
     "gc.freeze() before fork": ("real", {}, _python(GC_FREEZE)),
