@@ -48,7 +48,7 @@ def test_final_image_holds_no_build_tools_caches_tests_or_secrets(docker_client,
     assert not {tool: path for tool, path in survey["tools"].items() if path}
     assert not any(survey["modules"].values()), survey["modules"]
     assert survey["apt_lists"] == [] and survey["apt_cache"] == []
-    assert survey["program"] == ["container", "training"]  # no tests, deploy, pipelines, .git
+    assert survey["program"] == ["container", "monitoring", "training"]  # no tests, deploy, .git
     assert survey["tests_dirs"] == []
     assert survey["secrets"] == []
 
