@@ -17,7 +17,7 @@ import xgboost as xgb
 from devtools.containers import Served, serve_model
 from tests.integration.dockerutil import poll
 from training import schema
-from training.artifact import sha256_file
+from training.artifact import ARTIFACT_FILES, sha256_file
 
 pytestmark = pytest.mark.integration
 BOOSTER = schema.MODEL_FILENAME
@@ -27,7 +27,7 @@ MANIFEST = schema.MANIFEST_FILENAME
 
 def write_manifest(model_dir: Path) -> None:
     """A manifest that matches the broken files: the damage is in the artifact, not in transit."""
-    names = [name for name in (BOOSTER, PREPROCESSING) if (model_dir / name).is_file()]
+    names = [name for name in ARTIFACT_FILES if (model_dir / name).is_file()]
     manifest = {name: sha256_file(model_dir / name) for name in names}
     (model_dir / MANIFEST).write_text(json.dumps(manifest))
 
