@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -40,17 +41,38 @@ def poll(check: Callable[[], bool], timeout_s: float, what: str) -> float:
 
 
 @contextlib.contextmanager
-def compose_stack(image: str, model_dir: Path, project: str) -> Iterator[str]:
+def compose_stack(
+    image: str,
+    model_dir: Path,
+    project: str,
+    capture_dir: Path | None = None,
+    capture_percent: int = 0,
+) -> Iterator[str]:
     """The repository's docker-compose.yml on free ports; yield the runtime gateway's URL once it
-    answers (polled), take the stack down on exit and check its project left nothing behind."""
+    answers (polled), take the stack down on exit and check its project left nothing behind.
+    The gateway's capture folder is `capture_dir`, else a temporary one this removes: never the
+    repository's build/datacapture, nor a relative CAPTURE_DIR from the environment (`make test`
+    exports one, which compose would take for a named volume)."""
     gateway_port, endpoint_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "IMAGE": image,
-        "MODEL_DIR": str(model_dir),
-        "GATEWAY_PORT": str(gateway_port),
-        "ENDPOINT_PORT": str(endpoint_port),
-    }
+    with contextlib.ExitStack() as cleanup:
+        if capture_dir is None:
+            capture_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory()))
+            capture_dir.chmod(0o777)  # what `make up` does: the gateway runs as nobody
+        env = {
+            **os.environ,
+            "IMAGE": image,
+            "MODEL_DIR": str(model_dir),
+            "GATEWAY_PORT": str(gateway_port),
+            "ENDPOINT_PORT": str(endpoint_port),
+            "CAPTURE_DIR": str(capture_dir.resolve()),
+            "CAPTURE_PERCENT": str(capture_percent),
+        }
+        yield from _compose_up(project, env, gateway_port, endpoint_port)
+
+
+def _compose_up(
+    project: str, env: dict[str, str], gateway_port: int, endpoint_port: int
+) -> Iterator[str]:
     compose = [*COMPOSE, "-p", project, "-f", str(REPO_ROOT / "docker-compose.yml")]
     try:
         up = subprocess.run(

@@ -17,18 +17,15 @@ from tests.integration.dockerutil import compose_stack
 pytestmark = pytest.mark.integration
 
 
-def test_the_compose_gateway_captures_what_the_monitor_reads(
-    image, real_model_dir, tmp_path, monkeypatch
-):
+def test_the_compose_gateway_captures_what_the_monitor_reads(image, real_model_dir, tmp_path):
     from datetime import UTC, datetime, timedelta
 
     captures = tmp_path / "datacapture"
     captures.mkdir()
     captures.chmod(0o777)  # what `make up` does: the gateway runs as nobody
-    monkeypatch.setenv("CAPTURE_PERCENT", "100")
-    monkeypatch.setenv("CAPTURE_DIR", str(captures))
     started = datetime.now(UTC)
-    with compose_stack(image, real_model_dir, f"abalone-capture-{os.getpid()}") as url:
+    project = f"abalone-capture-{os.getpid()}"
+    with compose_stack(image, real_model_dir, project, captures, capture_percent=100) as url:
         client = runtime_client(url)
         for _ in range(3):
             assert 1 < float(invoke(client, "abalone-prod", RAW_ROW)) < 30
