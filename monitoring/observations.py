@@ -99,12 +99,7 @@ def _from_features(rows: Rows, transform: FeatureTransform) -> tuple[np.ndarray,
         values = padded
     if values.shape[1] != schema.N_FEATURES:
         raise ValueError(f"input: rows of {values.shape[1]} values, not {schema.N_FEATURES}")
-    numeric = values[:, :_N_NUMERIC] * np.asarray(transform.scales) + np.asarray(transform.means)
-    one_hot = values[:, _N_NUMERIC:]
-    sex: list[str | None] = []
-    for row in one_hot:
-        hot = np.flatnonzero(row == 1.0)
-        sex.append(transform.sex_categories[hot[0]] if hot.size == 1 else None)
+    sex, numeric = transform.decode(values)
     return numeric, sex
 
 

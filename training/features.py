@@ -55,6 +55,21 @@ class FeatureTransform:
             one_hot[row, index[code]] = 1.0
         return np.hstack([scaled, one_hot]).astype(np.float32)
 
+    def decode(self, features: np.ndarray) -> tuple[list[str | None], np.ndarray]:
+        """encode's inverse: the sex codes (None where a row's sex columns are not exactly one
+        1.0) and the (n, 7) raw measurements, scaled value x scale + mean. Exact but for a
+        missing value, which encode replaced with its median."""
+        n_numeric = len(self.means)
+        scaled = np.asarray(features[:, :n_numeric], dtype=np.float64)
+        numeric = scaled * np.asarray(self.scales) + np.asarray(self.means)
+        hot = np.asarray(features[:, n_numeric:]) == 1.0
+        single = hot.sum(axis=1) == 1
+        index = hot.argmax(axis=1)
+        codes = [
+            self.sex_categories[i] if ok else None for i, ok in zip(index, single, strict=True)
+        ]
+        return codes, numeric
+
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         """Encode a frame with the raw columns into the model's feature matrix (float32)."""
         numeric = frame[list(schema.NUMERIC_COLUMNS)].to_numpy(dtype=np.float64)

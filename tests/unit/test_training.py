@@ -210,6 +210,25 @@ def test_transform_fills_missing_values_with_the_median(small_frame: pd.DataFram
     np.testing.assert_allclose(features[:, 0], expected, rtol=1e-6)
 
 
+def test_decode_is_the_inverse_of_encode(small_frame: pd.DataFrame):
+    transform = FeatureTransform.fit(small_frame)
+    frame = small_frame.head(50)
+    sex, numeric = transform.decode(transform.transform(frame))
+    assert sex == list(frame[schema.SEX])
+    raw = frame[list(schema.NUMERIC_COLUMNS)].to_numpy(dtype=np.float64)
+    np.testing.assert_allclose(numeric, raw, rtol=1e-6, atol=1e-6)  # float32 features
+
+
+def test_decode_gives_no_sex_where_the_sex_columns_are_not_one_hot(small_frame: pd.DataFrame):
+    transform = FeatureTransform.fit(small_frame)
+    features = transform.transform(small_frame.head(3))
+    n_numeric = len(schema.NUMERIC_COLUMNS)
+    features[0, n_numeric:] = 0.0  # none set
+    features[1, n_numeric:] = 1.0  # all set
+    sex, _ = transform.decode(features)
+    assert sex[:2] == [None, None] and sex[2] == small_frame[schema.SEX].iloc[2]
+
+
 def test_transform_json_round_trip(small_frame: pd.DataFrame):
     transform = FeatureTransform.fit(small_frame)
     data = json.loads(json.dumps(transform.to_dict()))
