@@ -106,7 +106,7 @@ class Predictor:
 def load_model(model_dir: Path) -> Predictor:
     """Load and validate model_dir; ModelLoadError with a one-line reason when it cannot serve."""
     booster_path = _booster_path(model_dir)
-    _verify_manifest(model_dir)
+    verify_manifest(model_dir)
     if booster_path.stat().st_size == 0:  # XGBoost aborts the process on an empty buffer
         raise ModelLoadError(f"cannot load {booster_path}: the file is empty")
     try:
@@ -159,18 +159,21 @@ def _load_transform(model_dir: Path) -> FeatureTransform | None:
         raise ModelLoadError(f"unreadable preprocessing file {path}: {exc}") from None
 
 
-def _verify_manifest(model_dir: Path) -> None:
-    """Check the model files against the sha256 manifest written at training time.
+def verify_manifest(model_dir: Path) -> None:
+    """Check the model files against the sha256 manifest written at training time (the server
+    before it loads them, the drift monitor before it reads the baseline).
 
     A manifest must list every model file present. The project's own layout (with its
-    preprocessing) must have one; a bare booster, the official image's layout, may go without.
+    preprocessing or baseline) must have one; a bare booster, the official image's layout, may
+    go without.
     """
     path = model_dir / schema.MANIFEST_FILENAME
     present = [name for name in ARTIFACT_FILES if (model_dir / name).exists()]
     if not path.exists():
-        if schema.PREPROCESSING_FILENAME in present:
+        own = [n for n in (schema.PREPROCESSING_FILENAME, schema.BASELINE_FILENAME) if n in present]
+        if own:
             raise ModelLoadError(
-                f"{model_dir} has {schema.PREPROCESSING_FILENAME} but no {path.name}: "
+                f"{model_dir} has {own[0]} but no {path.name}: "
                 "refusing to load files whose sha256 cannot be checked"
             )
         log.warning("no %s in %s: artifact digests not checked", path.name, model_dir)

@@ -10,7 +10,6 @@ metrics line (monitoring/metrics.py) for CloudWatch. Defaults are SageMaker Proc
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -31,7 +30,6 @@ from monitoring.captures import (
 from monitoring.drift import MIN_ROWS, categorical_drift, numeric_drift, violations
 from monitoring.observations import Observations, observe
 from training import schema
-from training.artifact import sha256_file
 from training.baseline import PREDICTION, read_baseline
 from training.errors import DataError
 from training.features import FeatureTransform, read_transform
@@ -41,27 +39,24 @@ DEFAULT_WINDOW_HOURS = 1.0
 
 
 def load_model_baseline(model_dir: Path) -> tuple[dict[str, Any], FeatureTransform]:
-    """The baseline and the transform of a model directory, checked against its manifest."""
+    """The baseline and the transform of a model directory, checked against its manifest as the
+    server checks the files it loads."""
+    from container.model import ModelLoadError, verify_manifest
+
     path = model_dir / schema.BASELINE_FILENAME
     if not path.is_file():
         raise DataError(
             f"the model in {model_dir} has no {schema.BASELINE_FILENAME}: it was trained before "
             "drift baselines existed; retrain it (make pipeline-local / run-pipeline)"
         )
-    _check_manifest(model_dir, path)
+    try:
+        verify_manifest(model_dir)
+    except ModelLoadError as exc:
+        raise DataError(str(exc)) from None
     try:
         return read_baseline(path), read_transform(model_dir / schema.PREPROCESSING_FILENAME)
     except (OSError, ValueError) as exc:
         raise DataError(f"unreadable model files in {model_dir}: {exc}") from None
-
-
-def _check_manifest(model_dir: Path, path: Path) -> None:
-    try:
-        manifest = json.loads((model_dir / schema.MANIFEST_FILENAME).read_text())
-    except (OSError, ValueError):
-        raise DataError(f"{model_dir} has no readable {schema.MANIFEST_FILENAME}") from None
-    if not isinstance(manifest, dict) or manifest.get(path.name) != sha256_file(path):
-        raise DataError(f"{path.name} does not match its sha256 in {schema.MANIFEST_FILENAME}")
 
 
 def measure(seen: Observations, baseline: Mapping[str, Any]) -> dict[str, Any]:

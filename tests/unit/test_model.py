@@ -278,6 +278,13 @@ def test_load_model_refuses_the_projects_layout_without_manifest(model_dir: Path
         load_model(tmp_path)
 
 
+def test_load_model_refuses_a_baseline_without_manifest(model_dir: Path, tmp_path: Path):
+    baseline = schema.BASELINE_FILENAME
+    copy_dir(model_dir, tmp_path, names=(MODEL, baseline))
+    with pytest.raises(ModelLoadError, match=f"has {re.escape(baseline)} but no {MANIFEST}"):
+        load_model(tmp_path)
+
+
 def test_load_model_refuses_the_correct_manifest_when_a_listed_file_is_gone(
     model_dir: Path, tmp_path: Path
 ):

@@ -20,6 +20,7 @@ from monitoring.drift import MIN_ROWS, PSI_THRESHOLD, ks_against_sketch, psi
 from monitoring.observations import decode_inputs
 from tests.captures import capture_lines, predictor_of, shifted, write_capture_file
 from training import schema
+from training.artifact import ARTIFACT_FILES
 from training.baseline import numeric_sketch, read_baseline
 
 START = datetime(2026, 3, 1, 10, 5, tzinfo=UTC)
@@ -180,6 +181,21 @@ def test_a_model_without_a_baseline_is_a_clear_error(tmp_path, model_dir):
     (tmp_path / "captures").mkdir()
     with pytest.raises(DataError, match=r"has no \.baseline\.json"):
         job.run(tmp_path / "captures", old, tmp_path / "out", WINDOW)
+
+
+@pytest.mark.parametrize("tampered", [schema.BASELINE_FILENAME, schema.PREPROCESSING_FILENAME])
+def test_a_model_file_that_does_not_match_its_manifest_is_refused(tmp_path, model_dir, tampered):
+    """The monitor checks what it reads as the server does: the baseline and the transform."""
+    from training.errors import DataError
+
+    copy = tmp_path / "model"
+    copy.mkdir()
+    for name in (*ARTIFACT_FILES, schema.MANIFEST_FILENAME):
+        (copy / name).write_bytes((model_dir / name).read_bytes())
+    (copy / tampered).write_text((copy / tampered).read_text().replace("}", " }", 1))
+    (tmp_path / "captures").mkdir()
+    with pytest.raises(DataError, match=rf"{tampered} does not match its sha256"):
+        job.run(tmp_path / "captures", copy, tmp_path / "out", WINDOW)
 
 
 def test_the_baseline_describes_the_training_split(model_dir, trained_workdir):
