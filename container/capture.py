@@ -55,6 +55,9 @@ DEFAULT_PERCENT: Final = 100
 #: Invocations waiting for the writer; beyond this they are dropped (and counted), never waited
 #: for: a slow or failing disk must not slow requests.
 MAX_QUEUE: Final = 10_000
+#: The bodies waiting for the writer, in bytes: without it 10,000 queued 6 MiB requests and their
+#: answers could hold over 100 GiB; beyond it records are dropped (and counted) too.
+MAX_QUEUE_BYTES: Final = 64 * contract.MIB
 EVENT_VERSION: Final = "0"
 #: How long a stopping gateway waits for queued records to reach the disk.
 CLOSE_TIMEOUT_S: Final = 5.0
@@ -163,9 +166,10 @@ def file_name(opened: datetime, file_id: str) -> str:
 class CaptureWriter:
     """Samples invocations and appends them to capture files from one background thread.
 
-    `offer` costs a random draw and a non-blocking put; a full queue drops the record (counted in
-    `dropped`), a write that fails is logged and counted in `failed`, and the request never sees
-    either. Counters are read by tests and logged by `close` (at the gateway's exit).
+    `offer` costs a random draw and a non-blocking put; a full queue (MAX_QUEUE records or
+    MAX_QUEUE_BYTES of bodies) drops the record (counted in `dropped`), a write that fails is
+    logged and counted in `failed`, and the request never sees either. Counters are read by
+    tests and logged by `close` (at the gateway's exit).
     """
 
     def __init__(
@@ -174,12 +178,15 @@ class CaptureWriter:
         sampling_percentage: int,
         *,
         max_queue: int = MAX_QUEUE,
+        max_queue_bytes: int = MAX_QUEUE_BYTES,
         draw: Callable[[], float] = random.random,
     ) -> None:
         self.root = root
         self.sampling_percentage = sampling_percentage
         self.captured = self.dropped = self.failed = 0
-        self._dropping = threading.Lock()  # offer runs on every request thread
+        self._lock = threading.Lock()  # offer runs on every request thread
+        self._max_queue_bytes = max_queue_bytes
+        self._queued_bytes = 0
         self._draw = draw
         self._queue: queue.Queue[Exchange] = queue.Queue(maxsize=max_queue)
         #: (endpoint, variant) -> the hour directory and the file this writer appends to there.
@@ -191,11 +198,16 @@ class CaptureWriter:
         """Queue the exchange if it is sampled; never blocks, never raises."""
         if self._draw() * 100 >= self.sampling_percentage:
             return
-        try:
-            self._queue.put_nowait(exchange)
-        except queue.Full:
-            with self._dropping:
-                self.dropped += 1
+        size = _size(exchange)
+        with self._lock:
+            if self._queued_bytes + size <= self._max_queue_bytes:
+                try:
+                    self._queue.put_nowait(exchange)
+                    self._queued_bytes += size
+                    return
+                except queue.Full:
+                    pass
+            self.dropped += 1
 
     def wait_until_written(self) -> None:
         """Block until every queued exchange is written or counted as failed (tests, shutdown)."""
@@ -229,6 +241,8 @@ class CaptureWriter:
             try:
                 self._write(batch)
             finally:
+                with self._lock:
+                    self._queued_bytes -= sum(map(_size, batch))
                 for _ in batch:
                     self._queue.task_done()
 
@@ -256,6 +270,10 @@ class CaptureWriter:
         path = directory / file_name(datetime.now(UTC), str(uuid.uuid4()))
         self._files[key] = (directory, path)
         return path
+
+
+def _size(exchange: Exchange) -> int:
+    return len(exchange.body) + len(exchange.output)
 
 
 def _make_dirs(directory: Path, root: Path) -> None:

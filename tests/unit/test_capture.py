@@ -190,6 +190,21 @@ def test_a_full_queue_drops_and_counts_instead_of_waiting(tmp_path, upstream_url
     hold.release()
 
 
+def test_bodies_over_the_queue_byte_budget_are_dropped_not_held(tmp_path, upstream_url):
+    """A stuck disk must not let queued bodies grow without bound: 6 MiB requests would hold
+    MAX_QUEUE x 12 MiB; the byte budget drops them instead."""
+    writer = CaptureWriter(tmp_path, 100, max_queue_bytes=10)
+    hold = threading.Lock()
+    hold.acquire()
+    writer._write = lambda _batch: hold.acquire()  # type: ignore[method-assign]  # a stuck disk
+    client, server = gateway_with(upstream_url, writer)
+    for _ in range(3):  # 3 bytes in, 4 out: one record fits the budget, a second would not
+        client.invoke_endpoint(EndpointName=ENDPOINT, Body=b"1,2", ContentType="text/csv")
+    server.shutdown()
+    assert writer.dropped == 2
+    hold.release()
+
+
 def test_capture_settings_are_read_from_the_environment(tmp_path):
     assert writer_from_settings(CaptureSettings.from_env({})) is None
     settings = CaptureSettings.from_env({"GATEWAY_CAPTURE_DIR": str(tmp_path)})
